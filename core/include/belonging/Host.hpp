@@ -1,0 +1,97 @@
+#pragma once
+// Services the core offers a plugin. A plugin receives its Host in load() and keeps the
+// reference; it never reaches for globals, so the same plugin code runs in tests with a
+// host built for the test.
+
+#include <belonging/Registrar.hpp>
+#include <belonging/Request.hpp>
+#include <belonging/Response.hpp>
+
+#include <nlohmann/json.hpp>
+#include <soci/connection-pool.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace belonging {
+
+/** Structured log lines (JSON) on standard error. Never log personal data. */
+class Logger {
+public:
+  virtual ~Logger() = default;
+  virtual void info(std::string_view message) = 0;
+  virtual void warning(std::string_view message) = 0;
+  virtual void error(std::string_view message) = 0;
+};
+
+/** The SQL dialect behind the pool. */
+enum class Dialect { Sqlite, Postgresql };
+
+/**
+ * The identified-data database. Lease a connection per unit of work:
+ *   soci::session sql(host.database().pool());
+ *   sql << "SELECT name FROM t WHERE id = :id", soci::use(id), soci::into(name);
+ * Bind every value; never build SQL from user data.
+ */
+class Database {
+public:
+  virtual ~Database() = default;
+  virtual soci::connection_pool& pool() = 0;
+  virtual Dialect dialect() const = 0;
+};
+
+/** Mustache rendering inside the shared NHS.UK layout. Templates escape {{values}} by default. */
+class Renderer {
+public:
+  virtual ~Renderer() = default;
+  /** Renders a registered template ("<plugin>/<name>") to a fragment. */
+  virtual std::string render(std::string_view templateName, const nlohmann::json& data) const = 0;
+  /** Renders the template inside the layout into `response` (status unchanged). */
+  virtual void page(const Request& request, Response& response, std::string_view templateName,
+                    const nlohmann::json& data, std::string_view title) const = 0;
+  /** A plain error page (or JSON error for API requests) with the given status. */
+  virtual void errorPage(const Request& request, Response& response, int status,
+                         std::string_view heading, std::string_view message) const = 0;
+};
+
+/** One audit record. */
+struct AuditEntry {
+  std::int64_t at = 0; ///< Seconds since the Unix epoch.
+  std::string actor;
+  std::string action;
+  std::string target;
+  std::string detail;
+  std::string requestId;
+};
+
+/** The audit log of privileged actions. Refuses to write on anonymous routes. */
+class AuditLog {
+public:
+  virtual ~AuditLog() = default;
+  /** The newest entries first, for the admin page. */
+  virtual std::vector<AuditEntry> recent(int limit, int offset) = 0;
+  /** Records that the request's user did `action` to `target` (e.g. "role.grant", "user:42"). */
+  virtual void record(const Request& request, std::string_view action, std::string_view target,
+                      std::string_view detail = {}) = 0;
+};
+
+/** Everything a plugin may use from the core. */
+class Host {
+public:
+  virtual ~Host() = default;
+  /** Valid only while the plugin's load callback runs. */
+  virtual Registrar& registrar() = 0;
+  virtual Logger& logger() = 0;
+  virtual Database& database() = 0;
+  virtual Renderer& renderer() = 0;
+  virtual AuditLog& audit() = 0;
+  /**
+   * The plugin's [plugins.<name>] section merged over the defaults of its registered settings.
+   * Complete once load has returned (read it in handlers, not in load).
+   */
+  virtual const nlohmann::json& settings() const = 0;
+};
+
+} // namespace belonging

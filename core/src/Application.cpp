@@ -1,0 +1,80 @@
+#include "Application.hpp"
+
+#include "Crypto.hpp"
+
+#include <soci/soci.h>
+
+#include <filesystem>
+#include <fstream>
+
+namespace belonging {
+namespace {
+
+std::string staticVersion(const std::filesystem::path& directory) {
+  // Changes whenever the front-end build changes, so browsers fetch new assets at once while
+  // caching them for a day otherwise.
+  std::error_code error;
+  const auto stamp = std::filesystem::last_write_time(directory / "nhsuk.min.css", error);
+  return error ? "1" : std::to_string(stamp.time_since_epoch().count() % 1000000007);
+}
+
+} // namespace
+
+Application::Application(Config configuration) : config(std::move(configuration)) {
+  database = std::make_unique<SociDatabase>(config.database.url, config.database.poolSize);
+  if (!database->ping()) throw DatabaseError("the database does not answer: " + config.database.url);
+  renderer = std::make_unique<MustacheRenderer>(
+      registry, LayoutSettings{config.server.serviceName, config.server.organisationName,
+                               config.server.phase, staticVersion(config.server.staticDir)});
+  audit = std::make_unique<SqlAuditLog>(*database);
+  accounts = std::make_unique<AccountStore>(*database);
+  sessions = std::make_unique<SessionStore>(*database, config.sessions.idleMinutes,
+                                            config.sessions.absoluteHours);
+  throttle = std::make_unique<SigninThrottle>(*database, config.signin.maxFailuresPerAccount,
+                                              config.signin.maxFailuresPerAddress,
+                                              config.signin.windowMinutes);
+  {
+    PluginRegistrar core(registry, "core");
+    registerCore(*this, core);
+  }
+  plugins = std::make_unique<PluginLoader>(
+      registry, HostServices{&logger, database.get(), renderer.get(), audit.get()}, logger);
+  plugins->loadAll(config.plugins);
+  registry.finalise();
+  renderer->validate();
+}
+
+Application::~Application() {
+  if (plugins) plugins->unloadAll();
+}
+
+void Application::migrate() {
+  const auto& all = registry.migrations();
+  auto run = [&](const std::string& plugin) {
+    const auto found = all.find(plugin);
+    if (found == all.end()) return;
+    for (const auto& id : database->migrate(plugin, found->second)) {
+      logger.info("applied migration " + plugin + "/" + id);
+    }
+  };
+  run("core");
+  for (const auto& status : plugins->statuses()) {
+    if (status.status == "loaded") run(status.name);
+  }
+  soci::session sql(database->pool());
+  const std::string name = "csrf", value = crypto::randomToken(32);
+  sql << "INSERT INTO core_secrets (name, secret) VALUES (:n, :s) ON CONFLICT (name) DO NOTHING",
+      soci::use(name), soci::use(value);
+}
+
+const std::string& Application::secret() {
+  if (secret_.empty()) {
+    soci::session sql(database->pool());
+    const std::string name = "csrf";
+    sql << "SELECT secret FROM core_secrets WHERE name = :n", soci::use(name), soci::into(secret_);
+    if (!sql.got_data()) throw DatabaseError("the database is not migrated: run `belonging migrate`");
+  }
+  return secret_;
+}
+
+} // namespace belonging

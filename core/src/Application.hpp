@@ -1,0 +1,48 @@
+#pragma once
+// One configured Belonging instance: database, registry, plugins and services. Shared by
+// every CLI subcommand, so `serve`, `migrate` and `plugins` see the same set-up.
+
+#include "AccountStore.hpp"
+#include "Config.hpp"
+#include "JsonLogger.hpp"
+#include "MustacheRenderer.hpp"
+#include "PluginLoader.hpp"
+#include "Registry.hpp"
+#include "SessionStore.hpp"
+#include "SociDatabase.hpp"
+#include "SqlAuditLog.hpp"
+
+#include <memory>
+
+namespace belonging {
+
+class Application {
+public:
+  /** Opens the database and loads the plugins; throws ConfigError, DatabaseError, PluginError. */
+  explicit Application(Config config);
+  ~Application();
+
+  /** Applies pending migrations: the core's first, then each plugin's in load order. */
+  void migrate();
+  /** The HMAC key for CSRF tokens and flash cookies, shared by every instance via the database. */
+  const std::string& secret();
+
+  Config config;
+  JsonLogger logger;
+  std::unique_ptr<SociDatabase> database;
+  Registry registry;
+  std::unique_ptr<MustacheRenderer> renderer;
+  std::unique_ptr<SqlAuditLog> audit;
+  std::unique_ptr<AccountStore> accounts;
+  std::unique_ptr<SessionStore> sessions;
+  std::unique_ptr<SigninThrottle> throttle;
+  std::unique_ptr<PluginLoader> plugins;
+
+private:
+  std::string secret_;
+};
+
+/** Registers the core's routes, templates, migrations and permissions. */
+void registerCore(Application& application, Registrar& registrar);
+
+} // namespace belonging

@@ -1,0 +1,428 @@
+#include "HttpServer.hpp"
+
+#include "Cookies.hpp"
+#include "Crypto.hpp"
+#include "UrlEncoding.hpp"
+
+#include <httplib.h>
+
+#include <algorithm>
+#include <chrono>
+
+namespace belonging {
+namespace {
+
+/** Per-request state the pre-routing hook, the handler and the logger share (one thread). */
+struct RequestContext {
+  std::chrono::steady_clock::time_point started;
+  std::string requestId;
+  const RegisteredRoute* route = nullptr;
+  RouteMatch match;
+  bool anonymous = false;
+  std::int64_t userId = 0;
+  std::string newPresession; ///< Set on the response only if it is a page (which may hold a form).
+};
+thread_local RequestContext context;
+
+constexpr const char* kContentSecurityPolicy =
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'; object-src 'none'";
+
+bool isStateChanging(std::string_view method) {
+  return method != "GET" && method != "HEAD" && method != "OPTIONS";
+}
+
+std::string lowercase(std::string text) {
+  std::transform(text.begin(), text.end(), text.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return text;
+}
+
+std::string encodeFlash(const std::vector<Flash>& flash, const std::string& secret) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const auto& message : flash) list.push_back({message.kind, message.text});
+  const std::string payload = crypto::base64UrlEncode(list.dump());
+  return payload + "." + crypto::hmacSha256Hex(secret, "flash:" + payload);
+}
+
+std::vector<Flash> decodeFlash(const std::string& cookie, const std::string& secret) {
+  const auto dot = cookie.find('.');
+  if (dot == std::string::npos) return {};
+  const std::string payload = cookie.substr(0, dot);
+  if (!crypto::constantTimeEquals(cookie.substr(dot + 1), crypto::hmacSha256Hex(secret, "flash:" + payload))) {
+    return {};
+  }
+  std::vector<Flash> flash;
+  try {
+    for (const auto& item : nlohmann::json::parse(crypto::base64UrlDecode(payload))) {
+      flash.push_back({item.at(0).get<std::string>(), item.at(1).get<std::string>()});
+    }
+  } catch (const std::exception&) {
+    return {};
+  }
+  return flash;
+}
+
+} // namespace
+
+HttpServer::HttpServer(Application& application) : application_(application) {
+  const ServerConfig& settings = application_.config.server;
+  const bool tls = !settings.tlsCertificate.empty();
+  if (tls) {
+    server_ = std::make_unique<httplib::SSLServer>(settings.tlsCertificate.c_str(),
+                                                   settings.tlsPrivateKey.c_str());
+    if (!server_->is_valid()) {
+      throw std::runtime_error("cannot use the TLS certificate " + settings.tlsCertificate.string() +
+                               " and key " + settings.tlsPrivateKey.string());
+    }
+  } else {
+    server_ = std::make_unique<httplib::Server>();
+  }
+  accessLog_ = std::make_unique<AccessLog>(application_.config.accessLog);
+
+  // Nagle's algorithm delays the body behind the headers: ~300 requests/s without this flag.
+  server_->set_tcp_nodelay(true);
+  const auto threads = static_cast<std::size_t>(settings.threads);
+  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  server_->set_keep_alive_max_count(1000);
+  server_->set_keep_alive_timeout(5);
+  server_->set_read_timeout(10, 0);
+  server_->set_write_timeout(10, 0);
+  server_->set_payload_max_length(static_cast<std::size_t>(settings.maxBodyBytes));
+
+  httplib::Headers security{{"Content-Security-Policy", kContentSecurityPolicy},
+                            {"X-Content-Type-Options", "nosniff"},
+                            {"Referrer-Policy", "no-referrer"},
+                            {"X-Frame-Options", "DENY"},
+                            {"Cross-Origin-Opener-Policy", "same-origin"},
+                            {"Permissions-Policy", "camera=(), microphone=(), geolocation=()"}};
+  if (tls || settings.secureCookies) {
+    security.emplace("Strict-Transport-Security", "max-age=31536000");
+  }
+  server_->set_default_headers(security);
+
+  if (!settings.staticDir.empty()) {
+    server_->set_mount_point("/static", settings.staticDir.string(),
+                             {{"Cache-Control", "public, max-age=86400"}});
+  }
+
+  server_->set_pre_routing_handler([this](const httplib::Request& raw, httplib::Response& out) {
+    context = RequestContext{};
+    context.started = std::chrono::steady_clock::now();
+    context.match = application_.registry.match(raw.method, raw.path);
+    context.route = context.match.route;
+    context.anonymous = context.route && context.route->route.anonymous;
+    if (!context.anonymous) context.requestId = crypto::randomToken(9);
+    std::size_t headerBytes = raw.target.size();
+    for (const auto& [name, value] : raw.headers) headerBytes += name.size() + value.size() + 4;
+    if (headerBytes > static_cast<std::size_t>(application_.config.server.maxHeaderBytes)) {
+      out.status = 431;
+      out.set_content("Request header fields too large", "text/plain; charset=utf-8");
+      return httplib::Server::HandlerResponse::Handled;
+    }
+    return httplib::Server::HandlerResponse::Unhandled;
+  });
+
+  auto handler = [this](const httplib::Request& raw, httplib::Response& out) { dispatch(raw, out); };
+  server_->Get(".*", handler);
+  server_->Post(".*", handler);
+  server_->Put(".*", handler);
+  server_->Patch(".*", handler);
+  server_->Delete(".*", handler);
+
+  // Errors cpp-httplib raises itself (400 malformed, 413 too large, 404 under /static).
+  server_->set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& raw, httplib::Response& out) {
+    if (!out.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
+    Request request;
+    request.path = raw.path;
+    request.requestId = context.requestId;
+    request.anonymous = context.anonymous;
+    Response response;
+    const char* heading = out.status == 413   ? "The request is too large"
+                          : out.status == 404 ? "Page not found"
+                                              : "The request could not be understood";
+    application_.renderer->errorPage(request, response, out.status, heading,
+                                     out.status == 413 ? "What you sent is larger than this service accepts."
+                                                       : "Check the address or go back and try again.");
+    out.set_content(response.body, response.contentType);
+    return httplib::Server::HandlerResponse::Handled;
+  }));
+
+  server_->set_exception_handler([this](const httplib::Request&, httplib::Response& out, std::exception_ptr) {
+    application_.logger.error("unhandled exception in the HTTP layer");
+    out.status = 500;
+    out.set_content("Internal server error", "text/plain; charset=utf-8");
+  });
+
+  server_->set_logger([this](const httplib::Request& raw, const httplib::Response& out) { logAccess(raw, out); });
+}
+
+HttpServer::~HttpServer() = default;
+
+void HttpServer::run(const std::string& host, int port, const std::function<void(int)>& ready) {
+  const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
+  if (bound < 0) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
+  ready(bound);
+  server_->listen_after_bind();
+}
+
+void HttpServer::stop() { server_->stop(); }
+
+std::string HttpServer::clientAddress(const httplib::Request& raw) const {
+  // Behind the configured reverse proxy the peer is the proxy; the client is the last
+  // address the proxy appended to X-Forwarded-For.
+  const auto& proxies = application_.config.sso.trustedProxies;
+  if (std::find(proxies.begin(), proxies.end(), raw.remote_addr) != proxies.end()) {
+    const std::string forwarded = raw.get_header_value("X-Forwarded-For");
+    if (!forwarded.empty()) {
+      const auto comma = forwarded.rfind(',');
+      std::string last = comma == std::string::npos ? forwarded : forwarded.substr(comma + 1);
+      last.erase(0, last.find_first_not_of(' '));
+      return last;
+    }
+  }
+  return raw.remote_addr;
+}
+
+void HttpServer::authenticate(const httplib::Request& raw, Request& request, Response& response,
+                              std::string& sessionId) {
+  auto identityFor = [this](std::int64_t userId) -> std::optional<Identity> {
+    const auto user = application_.accounts->findById(userId);
+    if (!user || user->disabled) return std::nullopt;
+    Identity identity;
+    identity.userId = user->id;
+    identity.username = user->username;
+    identity.displayName = user->displayName;
+    identity.roles = application_.accounts->roles(user->id);
+    identity.permissions = application_.registry.permissionsFor(identity.roles);
+    return identity;
+  };
+
+  // 1. API bearer token: not ambient, so no CSRF; permissions narrowed to the token's scopes.
+  const std::string authorization = raw.get_header_value("Authorization");
+  if (authorization.starts_with("Bearer ")) {
+    const auto token = application_.accounts->findToken(authorization.substr(7));
+    if (!token) throw std::invalid_argument("bearer");
+    auto identity = identityFor(token->userId);
+    if (!identity) throw std::invalid_argument("bearer");
+    std::set<std::string, std::less<>> allowed;
+    for (const auto& scope : token->scopes) {
+      if (scope == kSignedIn || identity->permissions.contains(scope)) allowed.insert(scope);
+    }
+    identity->permissions = std::move(allowed);
+    identity->viaToken = true;
+    request.user = std::move(identity);
+    return;
+  }
+
+  const auto cookieJar = cookies::parse(raw.get_header_value("Cookie"));
+  const bool secure = application_.config.server.secureCookies || !application_.config.server.tlsCertificate.empty();
+
+  // 2. Trusted reverse proxy single sign-on: the header is believed only from a configured
+  //    proxy address that also presents the shared secret.
+  const SsoConfig& sso = application_.config.sso;
+  if (sso.enabled && !raw.get_header_value(sso.userHeader.c_str()).empty()) {
+    const bool fromProxy = std::find(sso.trustedProxies.begin(), sso.trustedProxies.end(),
+                                     raw.remote_addr) != sso.trustedProxies.end();
+    const bool secretMatches = crypto::constantTimeEquals(
+        raw.get_header_value(sso.secretHeader.c_str()), sso.secret);
+    if (fromProxy && secretMatches) {
+      const std::string username = raw.get_header_value(sso.userHeader.c_str());
+      auto user = application_.accounts->findByUsername(username);
+      if (!user && sso.autoProvision) {
+        const std::string displayName = sso.displayNameHeader.empty()
+                                            ? username
+                                            : raw.get_header_value(sso.displayNameHeader.c_str());
+        application_.accounts->addUser(username, displayName, std::nullopt);
+        user = application_.accounts->findByUsername(username);
+      }
+      if (user && !user->disabled) {
+        std::optional<SessionInfo> session;
+        if (auto cookie = cookieJar.find(cookies::kSession); cookie != cookieJar.end()) {
+          session = application_.sessions->find(cookie->second);
+        }
+        if (!session || session->userId != user->id) {
+          session = application_.sessions->create(user->id);
+          response.headers.emplace_back("Set-Cookie", cookies::setCookie(cookies::kSession, session->id, secure));
+        }
+        sessionId = session->id;
+        request.user = identityFor(user->id);
+      }
+    } else {
+      application_.logger.warning("ignored a single sign-on header from " + raw.remote_addr +
+                                  (fromProxy ? " with a wrong secret" : ", not a trusted proxy"));
+    }
+  }
+
+  // 3. Browser session cookie.
+  if (!request.user) {
+    if (auto cookie = cookieJar.find(cookies::kSession); cookie != cookieJar.end()) {
+      if (auto session = application_.sessions->find(cookie->second)) {
+        request.user = identityFor(session->userId);
+        if (request.user) {
+          sessionId = session->id;
+        } else {
+          application_.sessions->destroy(session->id);
+        }
+      }
+    }
+  }
+
+  // CSRF token: bound to the session, or before sign-in to a random pre-session cookie.
+  if (!sessionId.empty()) {
+    request.csrfToken = crypto::hmacSha256Hex(application_.secret(), "session:" + sessionId);
+  } else {
+    std::string presession;
+    if (auto cookie = cookieJar.find(cookies::kPresession); cookie != cookieJar.end() && cookie->second.size() >= 32) {
+      presession = cookie->second;
+    } else if (!request.user) {
+      presession = crypto::randomToken(24);
+      context.newPresession = presession;
+    }
+    request.csrfToken = crypto::hmacSha256Hex(application_.secret(), "pre:" + presession);
+  }
+
+  if (auto flash = cookieJar.find(cookies::kFlash); flash != cookieJar.end()) {
+    request.flash = decodeFlash(flash->second, application_.secret());
+    if (request.flash.empty()) request.flash.push_back({"", ""}); // Marks a cookie to clear.
+  }
+}
+
+void HttpServer::dispatch(const httplib::Request& raw, httplib::Response& out) {
+  Request request;
+  Response response;
+  request.method = raw.method;
+  request.path = raw.path;
+  request.anonymous = context.anonymous;
+  request.requestId = context.requestId;
+
+  if (!context.route) {
+    application_.renderer->errorPage(request, response, context.match.otherMethod ? 405 : 404,
+                                     context.match.otherMethod ? "Method not allowed" : "Page not found",
+                                     context.match.otherMethod
+                                         ? "This address does not accept that kind of request."
+                                         : "If you typed the web address, check it is correct.");
+    return writeResponse(request, response, out);
+  }
+  const Route& route = context.route->route;
+  request.pathParams = context.match.parameters;
+  request.body = raw.body;
+  if (const auto question = raw.target.find('?'); question != std::string::npos) {
+    request.query = url::parseQuery(std::string_view(raw.target).substr(question + 1));
+  }
+  for (const auto& [name, value] : raw.headers) {
+    // Anonymous routes see no cookies, client hints or forwarding headers: nothing to leak.
+    const std::string key = lowercase(name);
+    if (request.anonymous && key != "content-type" && key != "accept" && key != "content-length") continue;
+    request.headers.emplace(key, value);
+  }
+  if (raw.get_header_value("Content-Type").starts_with("application/x-www-form-urlencoded")) {
+    request.form = url::parseQuery(raw.body);
+  }
+
+  std::string sessionId;
+  if (!request.anonymous) {
+    request.remoteAddress = clientAddress(raw);
+    try {
+      authenticate(raw, request, response, sessionId);
+    } catch (const std::invalid_argument&) {
+      response.headers.emplace_back("WWW-Authenticate", "Bearer");
+      response.jsonError(401, "the bearer token is unknown, expired or revoked");
+      return writeResponse(request, response, out);
+    }
+    if (request.user) context.userId = request.user->userId;
+
+    const bool viaToken = request.user && request.user->viaToken;
+    if (isStateChanging(request.method) && !viaToken && !route.csrfExempt) {
+      std::string supplied = request.formValue("_csrf");
+      if (supplied.empty()) supplied = request.header("x-csrf-token");
+      if (supplied.empty() || !crypto::constantTimeEquals(supplied, request.csrfToken)) {
+        application_.renderer->errorPage(
+            request, response, 403, "This form has expired",
+            "For your security the form could not be accepted: it was open too long, you signed "
+            "in or out in another tab, or it was sent from another site. Go back, reload the page "
+            "and try again.");
+        return writeResponse(request, response, out);
+      }
+    }
+
+    if (route.permission != kPublic) {
+      if (!request.user) {
+        if (!request.wantsJson() && (request.method == "GET" || request.method == "HEAD")) {
+          response.redirect("/signin?next=" + url::encode(raw.target), 303);
+        } else {
+          application_.renderer->errorPage(request, response, 401, "Sign in to continue",
+                                           "You need to sign in to do that.");
+        }
+        return writeResponse(request, response, out);
+      }
+      const bool allowed = route.permission == kSignedIn
+                               ? (!viaToken || request.user->can(kSignedIn))
+                               : request.user->can(route.permission);
+      if (!allowed) {
+        application_.renderer->errorPage(request, response, 403, "You do not have access to this page",
+                                         "Your account does not have permission to do this. If you "
+                                         "think it should, contact your administrator.");
+        return writeResponse(request, response, out);
+      }
+    }
+  }
+
+  try {
+    route.handler(request, response);
+  } catch (const std::exception& error) {
+    application_.logger.error((request.anonymous ? std::string("anonymous route ") + route.pattern
+                                                 : "request " + request.requestId + " " + route.pattern) +
+                              ": " + error.what());
+    response = Response{};
+    application_.renderer->errorPage(request, response, 500, "Sorry, there is a problem with the service",
+                                     "Try again later. If it keeps happening, quote the reference below "
+                                     "to your administrator.");
+  }
+  writeResponse(request, response, out);
+}
+
+void HttpServer::writeResponse(const Request& request, Response& response, httplib::Response& out) {
+  const bool secure = application_.config.server.secureCookies || !application_.config.server.tlsCertificate.empty();
+  out.status = response.status;
+  for (auto& [name, value] : response.headers) out.headers.emplace(name, value);
+  // Pages carry personal data: never store them in shared or browser caches.
+  out.set_header("Cache-Control", "no-store");
+  if (!request.anonymous && !request.requestId.empty()) out.set_header("X-Request-Id", request.requestId);
+  if (!context.newPresession.empty() && response.contentType.starts_with("text/html") && !response.body.empty()) {
+    out.headers.emplace("Set-Cookie", cookies::setCookie(cookies::kPresession, context.newPresession, secure));
+  }
+  if (!request.anonymous) {
+    if (!response.flash.empty()) {
+      out.headers.emplace("Set-Cookie", cookies::setCookie(cookies::kFlash, encodeFlash(response.flash, application_.secret()), secure));
+    } else if (!request.flash.empty() && response.status < 300) {
+      out.headers.emplace("Set-Cookie", cookies::setCookie(cookies::kFlash, "", secure, 0));
+    }
+  }
+  out.set_content(std::move(response.body), response.contentType);
+}
+
+void HttpServer::logAccess(const httplib::Request& raw, const httplib::Response& out) {
+  if (context.anonymous) {
+    // Neither address, nor time finer than the day, nor request id: nothing that could be
+    // matched against the sign-in records of whoever was online at that moment.
+    accessLog_->write({{"date", isoDate()},
+                       {"method", raw.method},
+                       {"route", context.route->route.pattern},
+                       {"status", out.status}});
+    return;
+  }
+  const auto elapsed = std::chrono::steady_clock::now() - context.started;
+  accessLog_->write({{"time", isoTimestamp()},
+                     {"request_id", context.requestId},
+                     {"remote_addr", clientAddress(raw)},
+                     {"method", raw.method},
+                     {"path", raw.path},
+                     {"status", out.status},
+                     {"bytes", out.body.size()},
+                     {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                     {"user_id", context.userId}});
+}
+
+} // namespace belonging

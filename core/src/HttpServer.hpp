@@ -1,0 +1,44 @@
+#pragma once
+// The HTTP front: cpp-httplib tuned as stack-notes measured (TCP_NODELAY, a sized pool), and
+// the middleware every request passes through: limits, security headers, identity, CSRF,
+// permission checks, error pages and the access log.
+
+#include "Application.hpp"
+
+#include <functional>
+#include <memory>
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+} // namespace httplib
+
+namespace belonging {
+
+class HttpServer {
+public:
+  explicit HttpServer(Application& application);
+  ~HttpServer();
+
+  /**
+   * Binds to host:port (0 picks a free port), calls `ready` with the bound port, then serves
+   * until stop(). Throws if it cannot bind.
+   */
+  void run(const std::string& host, int port, const std::function<void(int)>& ready);
+  void stop();
+
+private:
+  void dispatch(const httplib::Request& raw, httplib::Response& out);
+  void authenticate(const httplib::Request& raw, Request& request, Response& response,
+                    std::string& sessionId);
+  std::string clientAddress(const httplib::Request& raw) const;
+  void logAccess(const httplib::Request& raw, const httplib::Response& out);
+  void writeResponse(const Request& request, Response& response, httplib::Response& out);
+
+  Application& application_;
+  std::unique_ptr<httplib::Server> server_;
+  std::unique_ptr<AccessLog> accessLog_;
+};
+
+} // namespace belonging

@@ -1,0 +1,57 @@
+#pragma once
+// The identified-data database behind a SOCI connection pool: SQLite in a file by default,
+// PostgreSQL for sites that run several instances behind a load balancer.
+
+#include <belonging/Host.hpp>
+#include <belonging/Registrar.hpp>
+
+#include <soci/connection-pool.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace belonging {
+
+/** A problem opening or migrating the database, in words for an operator. */
+class DatabaseError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+class SociDatabase final : public Database {
+public:
+  /**
+   * Opens `poolSize` connections to `url`: "sqlite:PATH", "postgresql://…" or a libpq
+   * connection string ("host=… dbname=…"). Throws DatabaseError.
+   */
+  SociDatabase(const std::string& url, int poolSize);
+  ~SociDatabase() override;
+
+  soci::connection_pool& pool() override { return *pool_; }
+  Dialect dialect() const override { return dialect_; }
+  /** "sqlite" or "postgresql", as /healthz reports it. */
+  std::string dialectName() const { return dialect_ == Dialect::Sqlite ? "sqlite" : "postgresql"; }
+  /** Runs a trivial query; false if the database cannot be reached. */
+  bool ping();
+
+  /** Replaces ${AUTO_ID} and ${BLOB} for this dialect. */
+  std::string portableSql(const Migration& migration) const;
+  /**
+   * Applies the plugin's migrations not yet recorded, each in its own transaction, in id
+   * order. Returns the ids applied. Throws DatabaseError naming the plugin and migration.
+   */
+  std::vector<std::string> migrate(const std::string& plugin, std::vector<Migration> migrations);
+
+private:
+  void lockForMigration(soci::session& sql);
+
+  Dialect dialect_ = Dialect::Sqlite;
+  std::size_t size_ = 0;
+  std::unique_ptr<soci::connection_pool> pool_;
+};
+
+/** Seconds since the Unix epoch: how every timestamp is stored, identical on both dialects. */
+std::int64_t unixNow();
+
+} // namespace belonging

@@ -1,0 +1,245 @@
+// The `belonging` command: one binary for serving, migrating, seeding and administration.
+
+#include "Application.hpp"
+#include "HttpServer.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <pthread.h>
+#include <thread>
+
+using namespace belonging;
+
+namespace {
+
+constexpr int kExitFailure = 1;
+constexpr int kExitUsage = 2;
+
+struct GlobalOptions {
+  std::string configPath;
+  std::string databaseUrl;
+};
+
+Config loadConfig(const GlobalOptions& options) {
+  Config config;
+  if (!options.configPath.empty()) {
+    config = Config::load(options.configPath);
+  } else if (std::filesystem::exists("config/belonging.toml")) {
+    config = Config::load("config/belonging.toml");
+  } else {
+    config = Config::defaults(std::filesystem::current_path());
+  }
+  if (!options.databaseUrl.empty()) config.database.url = options.databaseUrl;
+  return config;
+}
+
+int serve(const GlobalOptions& options, const std::string& listen) {
+  // Block the shutdown signals in every thread; one thread waits for them and stops the server.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Config config = loadConfig(options);
+  if (!listen.empty()) {
+    const auto colon = listen.rfind(':');
+    if (colon == std::string::npos) throw ConfigError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+    config.server.host = listen.substr(0, colon);
+    try {
+      config.server.port = std::stoi(listen.substr(colon + 1));
+    } catch (const std::exception&) {
+      throw ConfigError("--listen must be HOST:PORT, e.g. 127.0.0.1:8080");
+    }
+  }
+  Application application(std::move(config));
+  application.migrate();
+  application.sessions->purgeExpired();
+  HttpServer server(application);
+  std::thread waiter([&server, signals] {
+    int received = 0;
+    sigwait(&signals, &received);
+    server.stop();
+  });
+  const bool tls = !application.config.server.tlsCertificate.empty();
+  server.run(application.config.server.host, application.config.server.port, [&](int port) {
+    std::printf("Belonging is ready at %s://%s:%d\n", tls ? "https" : "http",
+                application.config.server.host.c_str(), port);
+    std::fflush(stdout);
+  });
+  // Stopped by a signal, or the listener failed: wake the waiter so it can be joined.
+  pthread_kill(waiter.native_handle(), SIGTERM);
+  waiter.join();
+  application.logger.info("stopped");
+  return 0;
+}
+
+std::string readPasswordFromStdin() {
+  std::string password;
+  std::getline(std::cin, password);
+  if (!password.empty() && password.back() == '\r') password.pop_back();
+  return password;
+}
+
+void seedDemo(Application& application) {
+  if (application.accounts->hasRealAccounts()) {
+    throw AccountError("this database holds real accounts; demo data is only for a database "
+                       "with no accounts or only demo ones");
+  }
+  struct DemoUser {
+    const char* username;
+    const char* displayName;
+    const char* role;
+    const char* scope;
+  };
+  // The chair's scope names the LGBTQ+ network that the networks plugin's demo data creates.
+  const DemoUser users[] = {{"staff", "Sam Staff (demo)", "staff", ""},
+                            {"chair", "Charlie Chair (demo)", "network-chair", "lgbtq"},
+                            {"champion", "Chris Champion (demo)", "champion", ""},
+                            {"guardian", "Gabi Guardian (demo)", "ftsu-guardian", ""},
+                            {"analyst", "Ana Analyst (demo)", "people-analyst", ""},
+                            {"admin", "Ali Admin (demo)", "admin", ""}};
+  for (const DemoUser& user : users) {
+    if (!application.accounts->findByUsername(user.username)) {
+      application.accounts->addUser(user.username, user.displayName, std::string("belonging-demo"), true);
+    }
+    application.accounts->grant(user.username, user.role, user.scope);
+  }
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  CLI::App cli{"Belonging: staff networks, rosters, speaking up and anonymous staff experience "
+               "for NHS organisations"};
+  cli.require_subcommand(1);
+  GlobalOptions options;
+  cli.add_option("--config", options.configPath, "Configuration file (default: config/belonging.toml if present)");
+  cli.add_option("--database", options.databaseUrl,
+                 "Database: sqlite:PATH or a PostgreSQL connection string (overrides the config)");
+  cli.set_version_flag("--version", BELONGING_VERSION);
+
+  std::string listen;
+  auto* serveCommand = cli.add_subcommand("serve", "Serve the portal over HTTP");
+  serveCommand->add_option("--listen", listen, "HOST:PORT to listen on (port 0 picks a free one)");
+  auto* migrateCommand = cli.add_subcommand("migrate", "Apply pending database migrations");
+  auto* demoCommand = cli.add_subcommand("demo", "Create the demo sign-ins and data (idempotent)");
+  auto* pluginsCommand = cli.add_subcommand("plugins", "List the enabled plugins and whether they load");
+
+  auto* userCommand = cli.add_subcommand("user", "Manage local accounts");
+  userCommand->require_subcommand(1);
+  std::string username, displayName, role, scope;
+  bool passwordFromStdin = false;
+  auto* userAdd = userCommand->add_subcommand("add", "Create an account (with the staff role)");
+  userAdd->add_option("USERNAME", username, "Username")->required();
+  userAdd->add_option("--display-name", displayName, "Name shown in the portal");
+  userAdd->add_flag("--password-stdin", passwordFromStdin,
+                    "Read a password from standard input (otherwise the account signs in by SSO only)");
+  auto* userDisable = userCommand->add_subcommand("disable", "Disable an account and end its sessions and tokens");
+  userDisable->add_option("USERNAME", username, "Username")->required();
+  auto* userGrant = userCommand->add_subcommand("grant", "Grant a role");
+  auto* userRevoke = userCommand->add_subcommand("revoke", "Revoke a role");
+  for (auto* command : {userGrant, userRevoke}) {
+    command->add_option("USERNAME", username, "Username")->required();
+    command->add_option("ROLE", role, "staff, network-chair, role-lead, champion, ftsu-guardian, people-analyst or admin")->required();
+    command->add_option("--scope", scope, "Limit the role to one network or role type");
+  }
+
+  auto* tokenCommand = cli.add_subcommand("token", "Manage API bearer tokens for tools");
+  tokenCommand->require_subcommand(1);
+  std::vector<std::string> scopes{"signed-in"};
+  std::string label = "api";
+  int days = 90;
+  std::int64_t tokenId = 0;
+  auto* tokenCreate = tokenCommand->add_subcommand("create", "Create a token; prints it once on standard output");
+  tokenCreate->add_option("--user", username, "The user the token acts as")->required();
+  tokenCreate->add_option("--scope", scopes, "Permissions the token may use (repeat); \"signed-in\" for pages any user may see")
+      ->capture_default_str();
+  tokenCreate->add_option("--days", days, "Days until it expires (1–366)")->capture_default_str();
+  tokenCreate->add_option("--label", label, "What the token is for")->capture_default_str();
+  auto* tokenRevoke = tokenCommand->add_subcommand("revoke", "Revoke a token by id");
+  tokenRevoke->add_option("ID", tokenId, "Token id, as printed by token create")->required();
+
+  try {
+    cli.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    const int code = cli.exit(error);
+    return code == 0 ? 0 : kExitUsage;
+  }
+
+  try {
+    if (serveCommand->parsed()) return serve(options, listen);
+
+    Application application(loadConfig(options));
+    application.logger.setQuiet(true);
+    if (pluginsCommand->parsed()) {
+      std::printf("%-20s %-10s %-5s %s\n", "NAME", "VERSION", "ABI", "STATUS");
+      for (const auto& status : application.plugins->statuses()) {
+        std::printf("%-20s %-10s %-5s %s\n", status.name.c_str(), status.version.c_str(),
+                    status.abi.c_str(), status.status.c_str());
+      }
+      return 0;
+    }
+    application.migrate();
+    if (migrateCommand->parsed()) {
+      std::printf("The database is up to date.\n");
+    } else if (demoCommand->parsed()) {
+      seedDemo(application);
+      std::printf("Demo sign-ins: staff, chair, champion, guardian, analyst, admin (password: belonging-demo)\n");
+    } else if (userAdd->parsed()) {
+      std::optional<std::string> password;
+      if (passwordFromStdin) password = readPasswordFromStdin();
+      application.accounts->addUser(username, displayName, password);
+      application.audit->recordAs("cli", "user.add", "user:" + username);
+      std::printf("Created user %s.\n", username.c_str());
+    } else if (userDisable->parsed()) {
+      application.accounts->disable(username);
+      application.audit->recordAs("cli", "user.disable", "user:" + username);
+      std::printf("Disabled %s and ended their sessions and tokens.\n", username.c_str());
+    } else if (userGrant->parsed()) {
+      application.accounts->grant(username, role, scope);
+      application.audit->recordAs("cli", "role.grant", "user:" + username, role + (scope.empty() ? "" : " for " + scope));
+      std::printf("Granted %s to %s.\n", role.c_str(), username.c_str());
+    } else if (userRevoke->parsed()) {
+      application.accounts->revoke(username, role, scope);
+      application.audit->recordAs("cli", "role.revoke", "user:" + username, role + (scope.empty() ? "" : " for " + scope));
+      std::printf("Revoked %s from %s.\n", role.c_str(), username.c_str());
+    } else if (tokenCreate->parsed()) {
+      for (const auto& wanted : scopes) {
+        if (wanted != kSignedIn && !application.registry.permissions().contains(wanted)) {
+          throw AccountError("scope \"" + wanted + "\" is not a permission any enabled plugin registers");
+        }
+      }
+      const auto token = application.accounts->createToken(username, label, scopes, days);
+      application.audit->recordAs("cli", "token.create", "user:" + username,
+                                  "token " + std::to_string(token.id) + " (" + label + ")");
+      std::fprintf(stderr, "Token %lld for %s expires in %d days. It is shown only once:\n",
+                   static_cast<long long>(token.id), username.c_str(), days);
+      std::printf("%s\n", token.secret.c_str());
+    } else if (tokenRevoke->parsed()) {
+      application.accounts->revokeToken(tokenId);
+      application.audit->recordAs("cli", "token.revoke", "token:" + std::to_string(tokenId));
+      std::printf("Revoked token %lld.\n", static_cast<long long>(tokenId));
+    }
+    return 0;
+  } catch (const ConfigError& error) {
+    std::fprintf(stderr, "belonging: configuration error: %s\n", error.what());
+    return kExitUsage;
+  } catch (const AccountError& error) {
+    std::fprintf(stderr, "belonging: %s\n", error.what());
+    return kExitUsage;
+  } catch (const DatabaseError& error) {
+    std::fprintf(stderr, "belonging: database error: %s\n", error.what());
+    return kExitFailure;
+  } catch (const PluginError& error) {
+    std::fprintf(stderr, "belonging: plugin error: %s\n", error.what());
+    return kExitFailure;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "belonging: %s\n", error.what());
+    return kExitFailure;
+  }
+}

@@ -1,0 +1,209 @@
+#include "TestServer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <catch2/catch.hpp>
+
+using namespace belonging::testing;
+using Labels = std::vector<std::string>;
+
+TEST_CASE("each demo user signs in and sees their role's navigation", "[integration][auth]") {
+  TestServer server;
+  const std::vector<std::pair<std::string, Labels>> expected{
+      {"staff", {"Home"}},
+      {"chair", {"Home"}},
+      {"champion", {"Home"}},
+      {"guardian", {"Home"}},
+      {"analyst", {"Home", "Fixture secret"}},
+      {"admin", {"Home", "Fixture secret", "Audit log"}}};
+  for (const auto& [username, labels] : expected) {
+    INFO(username);
+    Browser browser(server.port());
+    REQUIRE(browser.signIn(username) == 303);
+    auto home = browser.get("/");
+    REQUIRE(home->status == 200);
+    CHECK(navigationLabels(home->body) == labels);
+    CHECK(home->body.find("(demo)") != std::string::npos);
+    CHECK(home->body.find("Fixture card") != std::string::npos);
+    const bool seesAudit = username == "admin";
+    CHECK((home->body.find("Who granted roles") != std::string::npos) == seesAudit);
+    CHECK(browser.get("/admin/audit")->status == (seesAudit ? 200 : 403));
+  }
+}
+
+TEST_CASE("signed-out visitors are sent to sign in and back", "[integration][auth]") {
+  TestServer server;
+  Browser browser(server.port());
+  auto home = browser.get("/fixture/hello?x=1");
+  REQUIRE(home->status == 303);
+  // The server sends next=/fixture/hello%3Fx%3D1; cpp-httplib 0.11's client URL-decodes
+  // header values as it parses them.
+  CHECK(home->get_header_value("Location") == "/signin?next=/fixture/hello?x=1");
+  browser.get("/signin?next=/fixture/hello");
+  auto signin = browser.submit("/signin", {{"username", "staff"}, {"password", "belonging-demo"}, {"next", "/fixture/hello"}});
+  CHECK(signin->get_header_value("Location") == "/fixture/hello");
+  auto hello = browser.get("/fixture/hello");
+  CHECK(hello->status == 200);
+  CHECK(hello->body.find("<h1>hello</h1>") != std::string::npos);
+
+  Browser other(server.port());
+  other.get("/signin");
+  auto offsite = other.submit("/signin", {{"username", "staff"}, {"password", "belonging-demo"}, {"next", "//evil.example/"}});
+  CHECK(offsite->get_header_value("Location") == "/");
+}
+
+TEST_CASE("wrong passwords get the error summary, then throttling", "[integration][auth]") {
+  TestServer server;
+  Browser browser(server.port());
+  browser.get("/signin");
+  auto empty = browser.submit("/signin", {{"username", ""}, {"password", ""}});
+  CHECK(empty->status == 400);
+  CHECK(empty->body.find("nhsuk-error-summary") != std::string::npos);
+  CHECK(empty->body.find("href=\"#username\"") != std::string::npos);
+  CHECK(empty->body.find("Enter your username") != std::string::npos);
+
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto wrong = browser.submit("/signin", {{"username", "staff"}, {"password", "not-the-password"}});
+    CHECK(wrong->status == 401);
+    CHECK(wrong->body.find("Enter a correct username and password") != std::string::npos);
+    CHECK(wrong->body.find("value=\"staff\"") != std::string::npos);
+  }
+  auto blocked = browser.submit("/signin", {{"username", "staff"}, {"password", "belonging-demo"}});
+  CHECK(blocked->status == 429);
+  CHECK_FALSE(blocked->get_header_value("Retry-After").empty());
+  CHECK(blocked->body.find("Too many failed attempts") != std::string::npos);
+  // Another account from the same address is not locked by this account's failures.
+  Browser colleague(server.port());
+  CHECK(colleague.signIn("chair") == 303);
+}
+
+TEST_CASE("state-changing requests need the CSRF token", "[integration][auth][csrf]") {
+  TestServer server;
+  Browser browser(server.port());
+  REQUIRE(browser.signIn("admin") == 303);
+  browser.get("/");
+  auto missing = browser.post("/signout", {});
+  CHECK(missing->status == 403);
+  CHECK(missing->body.find("This form has expired") != std::string::npos);
+  auto wrong = browser.post("/signout", {{"_csrf", std::string(64, '0')}});
+  CHECK(wrong->status == 403);
+  auto header = browser.post("/fixture/audited", {}, {{"X-CSRF-Token", browser.csrf()}});
+  CHECK(header->status == 200);
+  // Sign-in itself is protected against login CSRF.
+  Browser fresh(server.port());
+  auto forged = fresh.post("/signin", {{"username", "staff"}, {"password", "belonging-demo"}});
+  CHECK(forged->status == 403);
+}
+
+TEST_CASE("sign-in issues a new session id and sign-out ends it", "[integration][auth][sessions]") {
+  TestServer server;
+  Browser browser(server.port());
+  browser.setCookie("belonging_session", "attacker-chosen-session-id-000000000000000");
+  REQUIRE(browser.signIn("staff") == 303);
+  const std::string session = browser.cookie("belonging_session");
+  CHECK(session != "attacker-chosen-session-id-000000000000000");
+  CHECK(session.size() >= 43);
+  auto home = browser.get("/");
+  CHECK(home->status == 200);
+
+  auto signout = browser.submit("/signout", {});
+  CHECK(signout->status == 303);
+  CHECK(browser.get("/signin")->body.find("You have signed out.") != std::string::npos);
+  Browser replay(server.port());
+  replay.setCookie("belonging_session", session);
+  CHECK(replay.get("/")->status == 303);
+}
+
+TEST_CASE("a disabled account loses its session at once", "[integration][auth][sessions]") {
+  TestServer server;
+  Browser browser(server.port());
+  REQUIRE(browser.signIn("champion") == 303);
+  REQUIRE(browser.get("/")->status == 200);
+  REQUIRE(server.cli({"user", "disable", "champion"}).exitCode == 0);
+  CHECK(browser.get("/")->status == 303);
+  Browser again(server.port());
+  CHECK(again.signIn("champion") == 401);
+}
+
+TEST_CASE("changing the password ends sessions and the new one works", "[integration][auth]") {
+  TestServer server;
+  Browser browser(server.port());
+  REQUIRE(browser.signIn("guardian") == 303);
+  browser.get("/account");
+  auto wrong = browser.submit("/account/password", {{"current_password", "nope"}, {"new_password", "a-long-new-password"}});
+  CHECK(wrong->status == 400);
+  CHECK(wrong->body.find("Enter your current password correctly") != std::string::npos);
+  auto shortPassword = browser.submit("/account/password", {{"current_password", "belonging-demo"}, {"new_password", "short"}});
+  CHECK(shortPassword->status == 400);
+  auto changed = browser.submit("/account/password", {{"current_password", "belonging-demo"}, {"new_password", "a-long-new-password"}});
+  CHECK(changed->status == 303);
+  CHECK(browser.get("/")->status == 303);
+  Browser fresh(server.port());
+  CHECK(fresh.signIn("guardian", "belonging-demo") == 401);
+  CHECK(fresh.signIn("guardian", "a-long-new-password") == 303);
+}
+
+TEST_CASE("API bearer tokens are scoped, expiring and revocable", "[integration][auth][tokens]") {
+  TestServer server;
+  auto created = server.cli({"token", "create", "--user", "analyst", "--scope", "signed-in", "--scope", "fixture.secret"});
+  REQUIRE(created.exitCode == 0);
+  const std::string token = created.out.substr(0, created.out.find('\n'));
+  CHECK(token.starts_with("blg_"));
+  CHECK(created.err.find("shown only once") != std::string::npos);
+
+  Browser api(server.port());
+  const httplib::Headers bearer{{"Authorization", "Bearer " + token}};
+  CHECK(api.get("/fixture/secret", bearer)->status == 200);
+  CHECK(api.get("/fixture/hello", bearer)->status == 200);
+  // Bearer requests are not ambient: no CSRF token needed.
+  CHECK(api.post("/fixture/audited", {}, bearer)->status == 200);
+
+  auto narrow = server.cli({"token", "create", "--user", "analyst", "--scope", "fixture.secret"});
+  const std::string narrowToken = narrow.out.substr(0, narrow.out.find('\n'));
+  CHECK(api.get("/fixture/secret", {{"Authorization", "Bearer " + narrowToken}})->status == 200);
+  CHECK(api.get("/fixture/hello", {{"Authorization", "Bearer " + narrowToken}})->status == 403);
+
+  // A token cannot carry more than its user holds.
+  auto staffToken = server.cli({"token", "create", "--user", "staff", "--scope", "fixture.secret"});
+  const std::string staffSecret = staffToken.out.substr(0, staffToken.out.find('\n'));
+  CHECK(api.get("/fixture/secret", {{"Authorization", "Bearer " + staffSecret}})->status == 403);
+
+  auto unknownScope = server.cli({"token", "create", "--user", "analyst", "--scope", "everything"});
+  CHECK(unknownScope.exitCode == 2);
+  CHECK(unknownScope.err.find("\"everything\" is not a permission") != std::string::npos);
+
+  const auto id = created.err.substr(created.err.find("Token ") + 6);
+  REQUIRE(server.cli({"token", "revoke", id.substr(0, id.find(' '))}).exitCode == 0);
+  auto revoked = api.get("/fixture/secret", bearer);
+  CHECK(revoked->status == 401);
+  CHECK(nlohmann::json::parse(revoked->body)["error"] == "the bearer token is unknown, expired or revoked");
+
+  Browser admin(server.port());
+  REQUIRE(admin.signIn("admin") == 303);
+  const auto audit = admin.get("/admin/audit")->body;
+  CHECK(audit.find("token.create") != std::string::npos);
+  CHECK(audit.find("token.revoke") != std::string::npos);
+  CHECK(audit.find("fixture.export") != std::string::npos);
+  CHECK(audit.find(token) == std::string::npos);
+}
+
+TEST_CASE("single sign-on from the trusted proxy only", "[integration][auth][sso]") {
+  ServerOptions options;
+  options.extraConfig = "[sso]\nenabled = true\nuser_header = \"X-Remote-User\"\nsecret_header = \"X-Proxy-Secret\"\n"
+                        "secret = \"0123456789abcdef0123\"\ntrusted_proxies = [\"127.0.0.1\"]\nauto_provision = true\n";
+  TestServer server(options);
+  Browser browser(server.port());
+  auto wrongSecret = browser.get("/", {{"X-Remote-User", "admin"}, {"X-Proxy-Secret", "guess"}});
+  CHECK(wrongSecret->status == 303);
+  CHECK(wrongSecret->get_header_value("Location").starts_with("/signin"));
+
+  auto viaProxy = browser.get("/", {{"X-Remote-User", "chair"}, {"X-Proxy-Secret", "0123456789abcdef0123"}});
+  CHECK(viaProxy->status == 200);
+  CHECK(viaProxy->body.find("Charlie Chair") != std::string::npos);
+  // The session cookie it set keeps working without the header…
+  CHECK(browser.get("/")->status == 200);
+  // …and a different user at the proxy replaces the session.
+  auto newcomer = browser.get("/", {{"X-Remote-User", "new.starter"}, {"X-Proxy-Secret", "0123456789abcdef0123"}});
+  CHECK(newcomer->status == 200);
+  CHECK(newcomer->body.find("new.starter") != std::string::npos);
+}
