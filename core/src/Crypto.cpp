@@ -2,7 +2,8 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/hmac.h>
+#include <openssl/core_names.h>
+#include <openssl/params.h>
 #include <openssl/rand.h>
 #include <openssl/sha.h>
 
@@ -76,10 +77,36 @@ std::string sha256Hex(std::string_view data) {
 }
 
 std::string hmacSha256Hex(std::string_view key, std::string_view data) {
+  // Every request computes a CSRF token with the same key: keeping a keyed context per thread
+  // avoids OpenSSL 3's per-call algorithm fetch (about 5x faster, stack-notes).
+  struct KeyedContext {
+    std::string key;
+    EVP_MAC_CTX* context = nullptr;
+    ~KeyedContext() { EVP_MAC_CTX_free(context); }
+  };
+  thread_local KeyedContext cached;
+  if (!cached.context || cached.key != key) {
+    EVP_MAC* mac = EVP_MAC_fetch(nullptr, "HMAC", nullptr);
+    EVP_MAC_CTX_free(cached.context);
+    cached.context = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+    char digestName[] = "SHA256";
+    const OSSL_PARAM parameters[] = {OSSL_PARAM_construct_utf8_string("digest", digestName, 0),
+                                     OSSL_PARAM_construct_end()};
+    if (!cached.context ||
+        EVP_MAC_init(cached.context, reinterpret_cast<const unsigned char*>(key.data()), key.size(), parameters) != 1) {
+      throw std::runtime_error("HMAC initialisation failed");
+    }
+    cached.key = std::string(key);
+  } else if (EVP_MAC_init(cached.context, nullptr, 0, nullptr) != 1) {
+    throw std::runtime_error("HMAC reset failed");
+  }
   std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
-  unsigned int length = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()),
-       reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data(), &length);
+  std::size_t length = 0;
+  if (EVP_MAC_update(cached.context, reinterpret_cast<const unsigned char*>(data.data()), data.size()) != 1 ||
+      EVP_MAC_final(cached.context, digest.data(), &length, digest.size()) != 1) {
+    throw std::runtime_error("HMAC failed");
+  }
   return toHex(digest.data(), length);
 }
 

@@ -6,6 +6,8 @@
 
 #include <httplib.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <chrono>
 
@@ -85,7 +87,15 @@ HttpServer::HttpServer(Application& application) : application_(application) {
   server_->set_tcp_nodelay(true);
   const auto threads = static_cast<std::size_t>(settings.threads);
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-  server_->set_keep_alive_max_count(1000);
+  // Debian's cpp-httplib is compiled with a listen backlog of 5: bursts of new connections
+  // overflow it and wait out a 200 ms SYN retransmit. Keep the listening socket so run()
+  // can raise the backlog (listen() again on a listening socket updates it on Linux).
+  server_->set_socket_options([this](socket_t socket) {
+    int yes = 1;
+    setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+    listeningSocket_ = socket;
+  });
+  server_->set_keep_alive_max_count(100000);
   server_->set_keep_alive_timeout(5);
   server_->set_read_timeout(10, 0);
   server_->set_write_timeout(10, 0);
@@ -163,6 +173,7 @@ HttpServer::~HttpServer() = default;
 void HttpServer::run(const std::string& host, int port, const std::function<void(int)>& ready) {
   const int bound = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (bound < 0) throw std::runtime_error("cannot listen on " + host + ":" + std::to_string(port));
+  if (listeningSocket_ >= 0) ::listen(listeningSocket_, kListenBacklog);
   ready(bound);
   server_->listen_after_bind();
 }
@@ -258,12 +269,18 @@ void HttpServer::authenticate(const httplib::Request& raw, Request& request, Res
   // 3. Browser session cookie.
   if (!request.user) {
     if (auto cookie = cookieJar.find(cookies::kSession); cookie != cookieJar.end()) {
-      if (auto session = application_.sessions->find(cookie->second)) {
-        request.user = identityFor(session->userId);
-        if (request.user) {
-          sessionId = session->id;
+      if (auto found = application_.sessions->findWithUser(cookie->second)) {
+        if (found->disabled) {
+          application_.sessions->destroy(found->session.id);
         } else {
-          application_.sessions->destroy(session->id);
+          Identity identity;
+          identity.userId = found->session.userId;
+          identity.username = std::move(found->username);
+          identity.displayName = std::move(found->displayName);
+          identity.roles = std::move(found->roles);
+          identity.permissions = application_.registry.permissionsFor(identity.roles);
+          request.user = std::move(identity);
+          sessionId = found->session.id;
         }
       }
     }
@@ -330,6 +347,18 @@ void HttpServer::dispatch(const httplib::Request& raw, httplib::Response& out) {
       response.headers.emplace_back("WWW-Authenticate", "Bearer");
       response.jsonError(401, "the bearer token is unknown, expired or revoked");
       return writeResponse(request, response, out);
+    } catch (const std::exception& error) {
+      // The database failed under us. Public routes (the health check above all) go on as
+      // signed out, so they can report the outage; the rest say so plainly.
+      application_.logger.error("request " + request.requestId + ": identity lookup failed: " + error.what());
+      application_.database->recoverBrokenConnections();
+      request.user.reset();
+      response = Response{};
+      if (route.permission != kPublic) {
+        application_.renderer->errorPage(request, response, 503, "Sorry, the service is unavailable",
+                                         "Try again in a few minutes.");
+        return writeResponse(request, response, out);
+      }
     }
     if (request.user) context.userId = request.user->userId;
 
@@ -376,6 +405,7 @@ void HttpServer::dispatch(const httplib::Request& raw, httplib::Response& out) {
                                                  : "request " + request.requestId + " " + route.pattern) +
                               ": " + error.what());
     response = Response{};
+    application_.database->recoverBrokenConnections();
     application_.renderer->errorPage(request, response, 500, "Sorry, there is a problem with the service",
                                      "Try again later. If it keeps happening, quote the reference below "
                                      "to your administrator.");
@@ -404,6 +434,7 @@ void HttpServer::writeResponse(const Request& request, Response& response, httpl
 }
 
 void HttpServer::logAccess(const httplib::Request& raw, const httplib::Response& out) {
+  if (!accessLog_->enabled()) return;
   if (context.anonymous) {
     // Neither address, nor time finer than the day, nor request id: nothing that could be
     // matched against the sign-in records of whoever was online at that moment.

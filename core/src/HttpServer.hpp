@@ -39,6 +39,8 @@ private:
   Application& application_;
   std::unique_ptr<httplib::Server> server_;
   std::unique_ptr<AccessLog> accessLog_;
+  int listeningSocket_ = -1;
+  static constexpr int kListenBacklog = 1024;
 };
 
 } // namespace belonging

@@ -35,6 +35,7 @@ public:
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
   void write(const nlohmann::json& line);
+  bool enabled() const { return file_ != nullptr; }
 
 private:
   std::FILE* file_ = nullptr;

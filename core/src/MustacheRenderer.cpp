@@ -59,7 +59,10 @@ std::string MustacheRenderer::render(std::string_view templateName, const nlohma
   if (!compiled.is_valid()) {
     throw std::runtime_error("template " + key.second + ": " + compiled.error_message());
   }
-  std::string output = compiled.render(toData(data));
+  // Appending to one reserved string avoids the ostringstream kainjow's render(data) uses.
+  std::string output;
+  output.reserve(8192);
+  compiled.render(toData(data), [&output](const std::string& piece) { output += piece; });
   if (!compiled.error_message().empty()) {
     throw std::runtime_error("template " + key.second + ": " + compiled.error_message());
   }

@@ -18,6 +18,19 @@ SessionInfo SessionStore::create(std::int64_t userId) {
   return session;
 }
 
+bool SessionStore::expireOrTouch(soci::session& sql, const std::string& hash, SessionInfo& session) {
+  const std::int64_t now = clock_();
+  if (now - session.lastSeenAt > idleSeconds_ || now - session.createdAt > absoluteSeconds_) {
+    sql << "DELETE FROM sessions WHERE id_hash = :h", soci::use(hash);
+    return true;
+  }
+  if (now - session.lastSeenAt >= 60) {
+    sql << "UPDATE sessions SET last_seen_at = :n WHERE id_hash = :h", soci::use(now), soci::use(hash);
+    session.lastSeenAt = now;
+  }
+  return false;
+}
+
 std::optional<SessionInfo> SessionStore::find(const std::string& id) {
   if (id.empty() || id.size() > 128) return std::nullopt;
   const std::string hash = crypto::sha256Hex(id);
@@ -26,18 +39,67 @@ std::optional<SessionInfo> SessionStore::find(const std::string& id) {
   sql << "SELECT user_id, created_at, last_seen_at FROM sessions WHERE id_hash = :h",
       soci::use(hash), soci::into(session.userId), soci::into(session.createdAt),
       soci::into(session.lastSeenAt);
-  if (!sql.got_data()) return std::nullopt;
-  const std::int64_t now = clock_();
-  if (now - session.lastSeenAt > idleSeconds_ || now - session.createdAt > absoluteSeconds_) {
-    sql << "DELETE FROM sessions WHERE id_hash = :h", soci::use(hash);
-    return std::nullopt;
-  }
-  if (now - session.lastSeenAt >= 60) {
-    sql << "UPDATE sessions SET last_seen_at = :n WHERE id_hash = :h", soci::use(now),
-        soci::use(hash);
-    session.lastSeenAt = now;
-  }
+  if (!sql.got_data() || expireOrTouch(sql, hash, session)) return std::nullopt;
   return session;
+}
+
+struct SessionStore::LookupStatement {
+  std::string hash;
+  long long userId = 0, createdAt = 0, lastSeenAt = 0;
+  std::string username, displayName, role, scope;
+  int disabled = 0;
+  soci::indicator roleIndicator = soci::i_ok, scopeIndicator = soci::i_ok;
+  // Declared last: it binds the members above, which must exist first.
+  soci::statement statement;
+
+  explicit LookupStatement(soci::session& sql)
+      : statement((sql.prepare << "SELECT s.user_id, s.created_at, s.last_seen_at, u.username, "
+                                  "u.display_name, u.disabled, r.role, r.scope FROM sessions s JOIN "
+                                  "users u ON u.id = s.user_id LEFT JOIN user_roles r ON r.user_id = "
+                                  "s.user_id WHERE s.id_hash = :h",
+                   soci::use(hash), soci::into(userId), soci::into(createdAt), soci::into(lastSeenAt),
+                   soci::into(username), soci::into(displayName), soci::into(disabled),
+                   soci::into(role, roleIndicator), soci::into(scope, scopeIndicator))) {}
+};
+
+SessionStore::SessionStore(SociDatabase& database, int idleMinutes, int absoluteHours, Clock clock)
+    : database_(database), idleSeconds_(static_cast<std::int64_t>(idleMinutes) * 60),
+      absoluteSeconds_(static_cast<std::int64_t>(absoluteHours) * 3600), clock_(std::move(clock)),
+      lookups_(database.poolSize()) {}
+
+SessionStore::~SessionStore() = default;
+
+std::optional<SessionUser> SessionStore::findWithUser(const std::string& id) {
+  if (id.empty() || id.size() > 128) return std::nullopt;
+  soci::connection_pool& pool = database_.pool();
+  const std::size_t slot = pool.lease();
+  struct GiveBack {
+    soci::connection_pool& pool;
+    std::size_t slot;
+    ~GiveBack() { pool.give_back(slot); }
+  } giveBack{pool, slot};
+  soci::session& sql = pool.at(slot);
+  std::optional<SessionUser> found;
+  try {
+    if (!lookups_[slot]) lookups_[slot] = std::make_unique<LookupStatement>(sql);
+    LookupStatement& lookup = *lookups_[slot];
+    lookup.hash = crypto::sha256Hex(id);
+    for (bool row = lookup.statement.execute(true); row; row = lookup.statement.fetch()) {
+      if (!found) {
+        found.emplace();
+        found->session = {id, lookup.userId, lookup.createdAt, lookup.lastSeenAt};
+        found->username = lookup.username;
+        found->displayName = lookup.displayName;
+        found->disabled = lookup.disabled != 0;
+      }
+      if (lookup.roleIndicator == soci::i_ok) found->roles.push_back({lookup.role, lookup.scope});
+    }
+    if (found && expireOrTouch(sql, lookup.hash, found->session)) return std::nullopt;
+  } catch (...) {
+    lookups_[slot].reset(); // The connection may have been lost; prepare afresh next time.
+    throw;
+  }
+  return found;
 }
 
 void SessionStore::destroy(const std::string& id) {

@@ -5,9 +5,13 @@
 
 #include "SociDatabase.hpp"
 
+#include <belonging/Identity.hpp>
+
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace belonging {
 
@@ -18,13 +22,21 @@ struct SessionInfo {
   std::int64_t lastSeenAt = 0;
 };
 
+/** A live session with its user and roles, read in one query (the per-request hot path). */
+struct SessionUser {
+  SessionInfo session;
+  std::string username;
+  std::string displayName;
+  bool disabled = false;
+  std::vector<RoleGrant> roles;
+};
+
 class SessionStore {
 public:
   using Clock = std::function<std::int64_t()>;
 
-  SessionStore(SociDatabase& database, int idleMinutes, int absoluteHours, Clock clock = unixNow)
-      : database_(database), idleSeconds_(static_cast<std::int64_t>(idleMinutes) * 60),
-        absoluteSeconds_(static_cast<std::int64_t>(absoluteHours) * 3600), clock_(std::move(clock)) {}
+  SessionStore(SociDatabase& database, int idleMinutes, int absoluteHours, Clock clock = unixNow);
+  ~SessionStore();
 
   /** Starts a new session (always a new id, so a fixated id is useless) and returns it. */
   SessionInfo create(std::int64_t userId);
@@ -33,15 +45,28 @@ public:
    * Refreshes last-seen at most once a minute, so most requests need no write.
    */
   std::optional<SessionInfo> find(const std::string& id);
+  /** As find(), with the user and roles joined in, so a signed-in request costs one query. */
+  std::optional<SessionUser> findWithUser(const std::string& id);
   void destroy(const std::string& id);
   /** Deletes every expired session (run now and then). */
   void purgeExpired();
 
 private:
+  /** Deletes the session if expired (true), or refreshes last-seen once a minute. */
+  bool expireOrTouch(soci::session& sql, const std::string& hash, SessionInfo& session);
+
+  struct LookupStatement;
+
   SociDatabase& database_;
   std::int64_t idleSeconds_;
   std::int64_t absoluteSeconds_;
   Clock clock_;
+  /**
+   * The per-request lookup, prepared once per pooled connection: preparing the join on every
+   * request cost about 70 µs, more than rendering the page. Slot i is used only by the
+   * thread that holds pooled connection i.
+   */
+  std::vector<std::unique_ptr<LookupStatement>> lookups_;
 };
 
 /**

@@ -100,13 +100,36 @@ SociDatabase::SociDatabase(const std::string& url, int poolSize) {
 SociDatabase::~SociDatabase() = default;
 
 bool SociDatabase::ping() {
-  try {
-    soci::session sql(*pool_);
-    int one = 0;
-    sql << "SELECT 1", soci::into(one);
-    return one == 1;
-  } catch (const std::exception&) {
-    return false;
+  auto attempt = [this] {
+    try {
+      soci::session sql(*pool_);
+      int one = 0;
+      sql << "SELECT 1", soci::into(one);
+      return one == 1;
+    } catch (const std::exception&) {
+      return false;
+    }
+  };
+  if (attempt()) return true;
+  recoverBrokenConnections();
+  return attempt();
+}
+
+void SociDatabase::recoverBrokenConnections() {
+  if (dialect_ != Dialect::Postgresql) return; // A SQLite file has no connection to lose.
+  std::vector<std::size_t> leased;
+  std::size_t position = 0;
+  while (leased.size() < size_ && pool_->try_lease(position, 0)) leased.push_back(position);
+  for (std::size_t slot : leased) {
+    soci::session& sql = pool_->at(slot);
+    if (!sql.is_connected()) {
+      try {
+        sql.reconnect();
+      } catch (const std::exception&) {
+        // Still down: the next failure tries again.
+      }
+    }
+    pool_->give_back(slot);
   }
 }
 

@@ -30,10 +30,16 @@ public:
 
   soci::connection_pool& pool() override { return *pool_; }
   Dialect dialect() const override { return dialect_; }
+  std::size_t poolSize() const { return size_; }
   /** "sqlite" or "postgresql", as /healthz reports it. */
   std::string dialectName() const { return dialect_ == Dialect::Sqlite ? "sqlite" : "postgresql"; }
-  /** Runs a trivial query; false if the database cannot be reached. */
+  /** Runs a trivial query, reconnecting broken connections once; false if unreachable. */
   bool ping();
+  /**
+   * Reconnects every idle pooled connection that the driver reports broken (PostgreSQL
+   * restarted, or a connection killed). Called after a failed request so the next one works.
+   */
+  void recoverBrokenConnections();
 
   /** Replaces ${AUTO_ID} and ${BLOB} for this dialect. */
   std::string portableSql(const Migration& migration) const;

@@ -117,6 +117,8 @@ int main(int argc, char** argv) {
   CLI::App cli{"Belonging: staff networks, rosters, speaking up and anonymous staff experience "
                "for NHS organisations"};
   cli.require_subcommand(1);
+  // Global options work before or after the subcommand: `belonging migrate --config X`.
+  cli.fallthrough();
   GlobalOptions options;
   cli.add_option("--config", options.configPath, "Configuration file (default: config/belonging.toml if present)");
   cli.add_option("--database", options.databaseUrl,

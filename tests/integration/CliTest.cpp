@@ -103,3 +103,12 @@ TEST_CASE("demo is idempotent", "[integration][cli][accounts]") {
   Browser browser(server.port());
   CHECK(browser.signIn("analyst") == 303);
 }
+
+TEST_CASE("global options work after the subcommand, as scripts/run uses them", "[integration][cli]") {
+  TempDirectory directory;
+  const std::string url = "sqlite:" + (directory / "b.db").string();
+  CHECK(runBelonging({"migrate", "--database", url}).exitCode == 0);
+  const auto listed = runBelonging({"plugins", "--database", url});
+  CHECK(listed.exitCode == 0);
+  CHECK(listed.out.find("NAME") != std::string::npos);
+}

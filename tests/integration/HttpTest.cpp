@@ -1,6 +1,8 @@
 #include "TestServer.hpp"
 
 #include <nlohmann/json.hpp>
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/soci.h>
 
 #include <catch2/catch.hpp>
 
@@ -148,4 +150,31 @@ TEST_CASE("the access log is JSON lines with request ids", "[integration][http]"
     }
   }
   CHECK(found);
+}
+
+TEST_CASE("healthz answers 503 while PostgreSQL is unreachable and recovers after", "[integration][http][postgresql]") {
+  TestServer server;
+  if (!server.isPostgresql()) {
+    SUCCEED("PostgreSQL only: a SQLite file cannot become unreachable under a running server");
+    return;
+  }
+  Browser browser(server.port());
+  REQUIRE(browser.signIn("staff") == 303);
+  const std::string name = server.databaseUrl().substr(server.databaseUrl().find("dbname=") + 7);
+  const std::string database = name.substr(0, name.find(' '));
+  soci::session admin(soci::postgresql, std::getenv("BELONGING_TEST_DATABASE"));
+  admin << "ALTER DATABASE " + database + " ALLOW_CONNECTIONS false";
+  admin << "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + database + "'";
+
+  auto down = browser.get("/healthz");
+  REQUIRE(down);
+  CHECK(down->status == 503);
+  CHECK(nlohmann::json::parse(down->body)["status"] == "unavailable");
+
+  admin << "ALTER DATABASE " + database + " ALLOW_CONNECTIONS true";
+  CHECK(browser.get("/healthz")->status == 200);
+  // Connections killed under the server are replaced: the session still works.
+  for (int attempt = 0; attempt < 3 && browser.get("/")->status != 200; ++attempt) {
+  }
+  CHECK(browser.get("/")->status == 200);
 }
