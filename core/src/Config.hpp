@@ -32,6 +32,9 @@ struct ServerConfig {
   std::string serviceName = "Belonging";
   std::string organisationName;
   std::string phase = "beta";
+
+  /** Whether browsers reach us over TLS (directly or via a proxy): cookies get Secure, HSTS is sent. */
+  bool tlsInFront() const { return secureCookies || !tlsCertificate.empty(); }
 };
 
 struct DatabaseConfig {

@@ -128,7 +128,7 @@ void registerCore(Application& application, Registrar& registrar) {
     app->throttle->recordSuccess(username);
     // A new session id at every sign-in defeats session fixation.
     const auto session = app->sessions->create(user->id);
-    const bool secure = app->config.server.secureCookies || !app->config.server.tlsCertificate.empty();
+    const bool secure = app->config.server.tlsInFront();
     response.headers.emplace_back("Set-Cookie", cookies::setCookie(cookies::kSession, session.id, secure));
     response.headers.emplace_back("Set-Cookie", cookies::setCookie(cookies::kPresession, "", secure, 0));
     response.redirect(next);
@@ -137,7 +137,7 @@ void registerCore(Application& application, Registrar& registrar) {
   registrar.addRoute({"POST", "/signout", kSignedIn, false, false, [app](const Request& request, Response& response) {
     const auto jar = cookies::parse(request.header("cookie"));
     if (auto cookie = jar.find(cookies::kSession); cookie != jar.end()) app->sessions->destroy(cookie->second);
-    const bool secure = app->config.server.secureCookies || !app->config.server.tlsCertificate.empty();
+    const bool secure = app->config.server.tlsInFront();
     response.headers.emplace_back("Set-Cookie", cookies::setCookie(cookies::kSession, "", secure, 0));
     response.flash.push_back({"success", "You have signed out."});
     response.redirect("/signin");

@@ -107,7 +107,7 @@ HttpServer::HttpServer(Application& application) : application_(application) {
                             {"X-Frame-Options", "DENY"},
                             {"Cross-Origin-Opener-Policy", "same-origin"},
                             {"Permissions-Policy", "camera=(), microphone=(), geolocation=()"}};
-  if (tls || settings.secureCookies) {
+  if (settings.tlsInFront()) {
     security.emplace("Strict-Transport-Security", "max-age=31536000");
   }
   server_->set_default_headers(security);
@@ -228,7 +228,7 @@ void HttpServer::authenticate(const httplib::Request& raw, Request& request, Res
   }
 
   const auto cookieJar = cookies::parse(raw.get_header_value("Cookie"));
-  const bool secure = application_.config.server.secureCookies || !application_.config.server.tlsCertificate.empty();
+  const bool secure = application_.config.server.tlsInFront();
 
   // 2. Trusted reverse proxy single sign-on: the header is believed only from a configured
   //    proxy address that also presents the shared secret.
@@ -414,7 +414,7 @@ void HttpServer::dispatch(const httplib::Request& raw, httplib::Response& out) {
 }
 
 void HttpServer::writeResponse(const Request& request, Response& response, httplib::Response& out) {
-  const bool secure = application_.config.server.secureCookies || !application_.config.server.tlsCertificate.empty();
+  const bool secure = application_.config.server.tlsInFront();
   out.status = response.status;
   for (auto& [name, value] : response.headers) out.headers.emplace(name, value);
   // Pages carry personal data: never store them in shared or browser caches.

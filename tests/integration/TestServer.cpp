@@ -103,6 +103,7 @@ TestServer::TestServer(ServerOptions options)
   configPath_ = (*directory_ / "belonging.toml").string();
   std::ofstream(configPath_) << "[server]\nlisten = \"127.0.0.1:0\"\nthreads = " << options.threads
                              << "\nstatic_dir = \"" << BELONGING_SOURCE_DIR << "/web/static\"\n"
+                             << options.serverConfig << "\n"
                              << "[database]\nurl = \"" << database_->url() << "\"\npool_size = 4\n"
                              << "[log]\naccess_log = \"" << (*directory_ / "access.log").string() << "\"\n"
                              << "[plugins]\nenabled = [" << enabled << "]\nrequired = []\ndirectory = \""
@@ -128,7 +129,7 @@ TestServer::TestServer(const TestServer& first, bool sameDatabase)
 void TestServer::start() {
   pid_ = spawn({"--config", configPath_, "serve"}, "", outPath_, errPath_, "");
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  const std::regex ready("ready at http://127\\.0\\.0\\.1:(\\d+)");
+  const std::regex ready("ready at https?://127\\.0\\.0\\.1:(\\d+)");
   while (std::chrono::steady_clock::now() < deadline) {
     std::smatch match;
     const std::string out = readFile(outPath_);

@@ -38,6 +38,7 @@ struct CommandResult {
 struct ServerOptions {
   std::vector<std::string> plugins{"admin", "fixture_good"};
   std::string extraConfig; ///< Appended TOML sections other than [server], [database], [log], [plugins].
+  std::string serverConfig; ///< Extra lines inside [server].
   bool seedDemo = true;
   int threads = 8;
 };

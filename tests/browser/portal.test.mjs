@@ -1,0 +1,182 @@
+// Browser tests of the Belonging portal: a real server (./server.mjs) driven by
+// Debian's headless Chromium through playwright-core, with axe-core checking
+// WCAG 2.2 AA on each page. Run with `node --test tests/browser/`.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { chromium } from 'playwright-core';
+import { AxeBuilder } from '@axe-core/playwright';
+import { startServer } from './server.mjs';
+
+const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-dev-shm-usage',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
+const PASSWORD = 'belonging-demo';
+
+let server;
+let browser;
+
+before(async () => {
+  [server, browser] = await Promise.all([
+    startServer(),
+    chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }),
+  ]);
+});
+
+after(async () => {
+  // Close the browser first so no keep-alive connection holds the server's shutdown.
+  await browser?.close();
+  await server?.stop();
+});
+
+// A fresh context (cookies, storage) per test; closed when the test ends.
+async function newPage(t, options = {}) {
+  const context = await browser.newContext({ baseURL: server.url, ...options });
+  t.after(() => context.close());
+  context.setDefaultTimeout(10_000);
+  return context.newPage();
+}
+
+// Fails with every violation's rule id, impact and target selectors.
+async function assertAccessible(page, label = page.url()) {
+  const { violations } = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
+  const report = violations.map((v) => [
+    `  [${v.impact}] ${v.id}: ${v.help} (${v.helpUrl})`,
+    ...v.nodes.map((n) => `      ${JSON.stringify(n.target)}  ${n.failureSummary?.replace(/\s*\n\s*/g, ' / ') ?? ''}`),
+  ].join('\n')).join('\n');
+  assert.equal(violations.length, 0, `axe found ${violations.length} violation(s) on ${label}:\n${report}`);
+}
+
+// Signs in through the form; works with or without JavaScript.
+async function signIn(page, username) {
+  await page.goto('/signin');
+  await page.locator('#username').fill(username);
+  await page.locator('#password').fill(PASSWORD);
+  await Promise.all([
+    page.waitForURL((url) => url.pathname !== '/signin'),
+    page.getByRole('button', { name: 'Sign in', exact: true }).click(),
+  ]);
+}
+
+// Collects console errors, uncaught exceptions and CSP violations from a page.
+function collectErrors(page) {
+  const errors = [];
+  page.on('console', (msg) => {
+    if (msg.type() === 'error') errors.push(`console.error on ${page.url()}: ${msg.text()}`);
+  });
+  page.on('pageerror', (err) => errors.push(`uncaught exception on ${page.url()}: ${err.message}`));
+  return errors;
+}
+
+const primaryNav = (page) => page.getByRole('navigation', { name: 'Primary navigation' });
+
+test('sign-in page passes axe', async (t) => {
+  const page = await newPage(t);
+  const response = await page.goto('/signin');
+  assert.equal(response.status(), 200);
+  await assert.doesNotReject(page.getByRole('heading', { level: 1, name: 'Sign in' }).waitFor());
+  await assertAccessible(page, 'the sign-in page');
+});
+
+test('staff member signs in through the form and lands on the home page', async (t) => {
+  const page = await newPage(t);
+  await signIn(page, 'staff');
+  assert.equal(new URL(page.url()).pathname, '/');
+  const h1 = page.locator('h1');
+  assert.match(await h1.innerText(), /^Welcome, .+/);
+  assert.equal(await primaryNav(page).getByRole('link', { name: 'Home', exact: true }).count(), 1);
+  await assertAccessible(page, 'the home page (staff)');
+});
+
+test('sign-in errors: empty form shows a focused error summary', async (t) => {
+  const page = await newPage(t);
+  await page.goto('/signin');
+  await Promise.all([
+    page.waitForURL('**/signin'),
+    page.waitForResponse((r) => r.request().method() === 'POST' && new URL(r.url()).pathname === '/signin'),
+    page.getByRole('button', { name: 'Sign in', exact: true }).click(),
+  ]);
+  const summary = page.locator('.nhsuk-error-summary');
+  await summary.waitFor({ state: 'visible' });
+  assert.match(await page.title(), /^Error:/);
+  // nhsuk.min.js (deferred) focuses the summary once the document has loaded.
+  await page.waitForLoadState('load');
+  await page.waitForFunction(() => document.activeElement?.classList.contains('nhsuk-error-summary'),
+    null, { timeout: 5_000 }).catch(() => {});
+  const focused = await page.evaluate(() => document.activeElement?.className ?? null);
+  assert.match(String(focused), /\bnhsuk-error-summary\b/, `focus is on .${focused}, not the error summary`);
+  await assertAccessible(page, 'the sign-in page with errors');
+});
+
+test('works without JavaScript: admin signs in, opens the audit log and signs out', async (t) => {
+  const page = await newPage(t, { javaScriptEnabled: false });
+  await signIn(page, 'admin');
+  const auditLink = primaryNav(page).getByRole('link', { name: 'Audit log', exact: true });
+  assert.equal(await auditLink.count(), 1, 'the navigation has no "Audit log" link');
+
+  const response = await page.goto('/admin/audit');
+  assert.equal(response.status(), 200);
+  await assertAccessible(page, 'the audit log (no JavaScript)');
+
+  await Promise.all([
+    page.waitForURL((url) => url.pathname === '/signin'),
+    page.locator('header form[action="/signout"]').getByRole('button', { name: 'Sign out' }).click(),
+  ]);
+  assert.match(await page.locator('main').innerText(), /You have signed out\./);
+  assert.equal(await page.getByRole('heading', { level: 1, name: 'Sign in' }).count(), 1);
+});
+
+test('account page and 404 page pass axe (analyst)', async (t) => {
+  const page = await newPage(t);
+  await signIn(page, 'analyst');
+
+  const account = await page.goto('/account');
+  assert.equal(account.status(), 200);
+  await assertAccessible(page, 'the account page');
+
+  const missing = await page.goto('/no-such-page');
+  assert.equal(missing.status(), 404);
+  await assertAccessible(page, 'the 404 page');
+});
+
+test('no console errors or CSP violations on the pages visited', async (t) => {
+  const page = await newPage(t);
+  const errors = collectErrors(page);
+
+  await page.goto('/signin');
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+  await page.locator('.nhsuk-error-summary').waitFor();
+  await page.waitForLoadState('load');
+
+  await signIn(page, 'admin');
+  for (const path of ['/', '/account', '/admin/audit', '/privacy', '/accessibility']) {
+    const response = await page.goto(path);
+    assert.equal(response.status(), 200, `GET ${path}`);
+    await page.waitForLoadState('load');
+  }
+  // Exercise the nhsuk header JS ("More" menu) at a narrow width too.
+  await page.setViewportSize({ width: 375, height: 812 });
+  await page.goto('/');
+  await page.waitForLoadState('load');
+
+  assert.deepEqual(errors, []);
+});
+
+test('home page has no horizontal scroll at mobile width (375x812)', async (t) => {
+  const page = await newPage(t, { viewport: { width: 375, height: 812 } });
+  await signIn(page, 'staff');
+  await page.waitForLoadState('load');
+  const { scrollWidth, clientWidth } = await page.evaluate(() => ({
+    scrollWidth: document.documentElement.scrollWidth,
+    clientWidth: document.documentElement.clientWidth,
+  }));
+  assert.ok(scrollWidth <= clientWidth + 1, `page is ${scrollWidth}px wide in a ${clientWidth}px viewport`);
+});
