@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # Dependency installer shared by scripts/run and scripts/test. Source, don't execute.
 #   install_deps          packages needed to build and run
-#   install_deps test     plus the PostgreSQL server and curl for scripts/test
+#   install_deps test     plus the PostgreSQL server, curl and Chromium (browser tests) for scripts/test
 #   install_deps bench    plus wrk
 # Only missing packages are installed; `apt-get update` runs only if something is missing.
 
@@ -21,7 +21,7 @@ install_deps() {
     local extra pkg
     for extra in "$@"; do
         case $extra in
-            test) wanted+=(postgresql curl) ;;
+            test) wanted+=(postgresql curl chromium) ;;
             bench) wanted+=(wrk curl) ;;
             *) printf 'install_deps: unknown extra "%s"\n' "$extra" >&2; return 1 ;;
         esac
