@@ -5,7 +5,6 @@
 #include <openssl/core_names.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
-#include <openssl/sha.h>
 
 #include <array>
 #include <charconv>
@@ -71,9 +70,25 @@ std::string randomBytes(std::size_t count) {
 std::string randomToken(std::size_t count) { return base64UrlEncode(randomBytes(count)); }
 
 std::string sha256Hex(std::string_view data) {
-  std::array<unsigned char, SHA256_DIGEST_LENGTH> digest{};
-  SHA256(reinterpret_cast<const unsigned char*>(data.data()), data.size(), digest.data());
-  return toHex(digest.data(), digest.size());
+  // Hashed on every signed-in request (the session cookie): a per-thread context with the
+  // algorithm fetched once avoids OpenSSL 3's per-call fetch in SHA256().
+  struct DigestContext {
+    EVP_MD* md = EVP_MD_fetch(nullptr, "SHA256", nullptr);
+    EVP_MD_CTX* context = EVP_MD_CTX_new();
+    ~DigestContext() {
+      EVP_MD_CTX_free(context);
+      EVP_MD_free(md);
+    }
+  };
+  thread_local DigestContext cached;
+  std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+  unsigned int length = 0;
+  if (!cached.md || !cached.context || EVP_DigestInit_ex(cached.context, cached.md, nullptr) != 1 ||
+      EVP_DigestUpdate(cached.context, data.data(), data.size()) != 1 ||
+      EVP_DigestFinal_ex(cached.context, digest.data(), &length) != 1) {
+    throw std::runtime_error("SHA-256 failed");
+  }
+  return toHex(digest.data(), length);
 }
 
 std::string hmacSha256Hex(std::string_view key, std::string_view data) {

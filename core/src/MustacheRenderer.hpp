@@ -6,6 +6,8 @@
 
 #include <belonging/Host.hpp>
 
+#include <kainjow/mustache.hpp>
+
 #include <atomic>
 #include <string>
 
@@ -33,6 +35,8 @@ public:
   const LayoutSettings& settings() const { return settings_; }
 
 private:
+  std::string renderData(std::string_view templateName, const kainjow::mustache::data& values) const;
+
   const Registry& registry_;
   LayoutSettings settings_;
   std::uint64_t instance_; ///< Keys the per-thread cache, so two renderers never share entries.
