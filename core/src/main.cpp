@@ -2,6 +2,7 @@
 
 #include "Application.hpp"
 #include "HttpServer.hpp"
+#include "SuppressCommand.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -166,6 +167,18 @@ int main(int argc, char** argv) {
   auto* tokenRevoke = tokenCommand->add_subcommand("revoke", "Revoke a token by id");
   tokenRevoke->add_option("ID", tokenId, "Token id, as printed by token create")->required();
 
+  SuppressOptions suppressOptions;
+  auto* suppressCommand = cli.add_subcommand(
+      "suppress", "Hide small counts in a CSV table, and any cell that would reveal them by subtraction");
+  suppressCommand->add_option("INPUT", suppressOptions.input, "CSV: first row column labels, first column row labels, optional Total row and column")
+      ->required();
+  suppressCommand->add_option("-o,--output", suppressOptions.output, "Write here instead of standard output");
+  suppressCommand->add_option("--threshold", suppressOptions.threshold, "k: counts 1 to k-1 are hidden (at least 5)")
+      ->capture_default_str();
+  suppressCommand->add_option("--round", suppressOptions.round, "5: round released counts to the nearest 5");
+  suppressCommand->add_option("--totals", suppressOptions.totals, "auto: release the totals the input has; none: release none")
+      ->capture_default_str();
+
   try {
     cli.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -175,6 +188,8 @@ int main(int argc, char** argv) {
 
   try {
     if (serveCommand->parsed()) return serve(options, listen);
+    // Needs no database or plugins: a People team can run it on any table.
+    if (suppressCommand->parsed()) return runSuppress(suppressOptions, std::cerr);
 
     Application application(loadConfig(options));
     application.logger.setQuiet(true);

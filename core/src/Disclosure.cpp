@@ -1,0 +1,272 @@
+// Cell suppression for tables of counts with margins.
+//
+// Secondary suppression uses hypercubes, after tau-Argus's GHMITER, in the table extended by
+// its totals. Pick, in every dimension, a partner index for the primary cell's index; the 2^D
+// corners of that box can move together by +t or -t without changing any released total:
+// a pair of categories moves in opposite directions (+, -), and a category paired with the
+// dimension's total moves in the same direction (+, +), since the total follows its parts.
+// A corner's sign is the product over dimensions. With every corner hidden:
+//   - t = -v(p) takes the primary cell to 0 if every other "+" corner holds at least v(p);
+//   - t = k - v(p) takes it to k if every "-" corner holds at least k - v(p).
+// Both points are non-negative integer tables consistent with everything released, which is
+// exactly the protection rule (DESIGN §6). Each primary cell gets its own box, chosen to hide
+// the fewest extra people (then the fewest cells); boxes only ever add hidden cells, so one
+// primary cell's protection cannot undo another's. A box using every total always qualifies
+// for a primary category cell (a total is at least any of its parts). A primary total whose
+// value is spread over several parts needs its parts to move together: see Protector.
+
+#include <belonging/Disclosure.hpp>
+
+#include <algorithm>
+#include <limits>
+#include <numeric>
+
+namespace belonging {
+
+CountTable::CountTable(std::vector<std::size_t> sizes) : sizes_(std::move(sizes)) {
+  if (sizes_.empty() || sizes_.size() > 3) {
+    throw DisclosureError("a table has 1 to 3 dimensions, not " + std::to_string(sizes_.size()));
+  }
+  std::size_t cells = 1;
+  strides_.assign(sizes_.size(), 1);
+  for (std::size_t d = sizes_.size(); d-- > 0;) {
+    if (sizes_[d] == 0) throw DisclosureError("dimension " + std::to_string(d + 1) + " has no categories");
+    strides_[d] = cells;
+    cells *= sizes_[d] + 1;
+  }
+  values_.assign(cells, 0);
+}
+
+std::size_t CountTable::offset(const std::vector<std::size_t>& index) const {
+  if (index.size() != sizes_.size()) {
+    throw DisclosureError("a cell of a " + std::to_string(sizes_.size()) + "-dimensional table needs " +
+                          std::to_string(sizes_.size()) + " coordinates");
+  }
+  std::size_t result = 0;
+  for (std::size_t d = 0; d < sizes_.size(); ++d) {
+    if (index[d] > sizes_[d]) throw DisclosureError("coordinate " + std::to_string(index[d]) + " is out of range");
+    result += index[d] * strides_[d];
+  }
+  return result;
+}
+
+std::vector<std::size_t> CountTable::index(std::size_t offset) const {
+  std::vector<std::size_t> result(sizes_.size());
+  for (std::size_t d = 0; d < sizes_.size(); ++d) {
+    result[d] = offset / strides_[d];
+    offset %= strides_[d];
+  }
+  return result;
+}
+
+bool CountTable::isMargin(std::size_t offset) const {
+  for (std::size_t d = 0; d < sizes_.size(); ++d) {
+    if (offset / strides_[d] == sizes_[d]) return true;
+    offset %= strides_[d];
+  }
+  return false;
+}
+
+void CountTable::set(const std::vector<std::size_t>& index, std::int64_t count) {
+  if (count < 0) throw DisclosureError("a count cannot be negative (" + std::to_string(count) + ")");
+  const std::size_t cell = offset(index);
+  if (isMargin(cell)) throw DisclosureError("totals are derived from the categories and cannot be set");
+  const std::int64_t change = count - values_[cell];
+  // Add the change to the cell and to every margin above it: each subset of coordinates
+  // replaced by the total index.
+  const std::size_t dimensions = sizes_.size();
+  for (std::size_t mask = 0; mask < (std::size_t{1} << dimensions); ++mask) {
+    std::size_t target = 0;
+    for (std::size_t d = 0; d < dimensions; ++d) {
+      target += ((mask >> d) & 1 ? sizes_[d] : index[d]) * strides_[d];
+    }
+    values_[target] += change;
+  }
+}
+
+std::optional<std::int64_t> SuppressedTable::value(const std::vector<std::size_t>& index) const {
+  const std::size_t cell = table_.offset(index);
+  if (status_[cell] != CellStatus::Released) return std::nullopt;
+  return table_.atOffset(cell);
+}
+
+std::size_t SuppressedTable::hiddenCells(CellStatus which) const {
+  return static_cast<std::size_t>(std::count(status_.begin(), status_.end(), which));
+}
+
+std::int64_t SuppressedTable::hiddenPeople() const {
+  std::int64_t people = 0;
+  for (std::size_t cell = 0; cell < status_.size(); ++cell) {
+    if (status_[cell] != CellStatus::Released && !table_.isMargin(cell)) people += table_.atOffset(cell);
+  }
+  return people;
+}
+
+namespace {
+
+/**
+ * Finds and hides the cheapest protection for one primary cell p.
+ *
+ * p's "category dimensions" are those where its index is a category; on the others it is a
+ * total. Its parts are the nonzero category cells it sums (just p itself for a category cell).
+ * Each part c gets a box pairing c with the total on p's total dimensions (so p is one of
+ * its "+" corners) and with a common partner q on p's category dimensions.
+ *   Down: every part moves by -v(c) at once; p falls to 0. A "+" corner x outside p's slice
+ *   then falls by the parts behind it, which add up to y(x), the cell of p's slice with x's
+ *   coordinates elsewhere: it stays non-negative if v(x) >= v(y(x)). Corners inside p's slice
+ *   fall by exactly their own value; "-" corners only rise.
+ *   Up: one part's box moves by k - v(p); p rises to k if that box's "-" corners hold at
+ *   least k - v(p).
+ * For a category cell this is the single box of the file comment. Taking q = the totals makes
+ * every corner "+" and every x an aggregate of y(x), so some protection always exists.
+ */
+class Protector {
+public:
+  Protector(const CountTable& table, std::vector<CellStatus>& status, std::int64_t threshold)
+      : table_(table), status_(status), threshold_(threshold), dimensions_(table.dimensions()) {}
+
+  void protect(std::size_t primary) {
+    origin_ = table_.index(primary);
+    value_ = table_.atOffset(primary);
+    collectParts();
+
+    std::vector<std::size_t> categoryDims;
+    for (std::size_t d = 0; d < dimensions_; ++d) {
+      if (origin_[d] != table_.total(d)) categoryDims.push_back(d);
+    }
+    std::vector<std::size_t> partner(dimensions_);
+    for (std::size_t d = 0; d < dimensions_; ++d) partner[d] = table_.total(d);
+
+    std::vector<std::size_t> bestCells;
+    std::int64_t bestPeople = std::numeric_limits<std::int64_t>::max();
+    std::size_t bestCount = std::numeric_limits<std::size_t>::max();
+    std::vector<std::size_t> choice(categoryDims.size(), 0);
+    std::vector<std::size_t> cells;
+    while (true) {
+      for (std::size_t i = 0; i < categoryDims.size(); ++i) {
+        const std::size_t d = categoryDims[i];
+        partner[d] = choice[i] >= origin_[d] ? choice[i] + 1 : choice[i];
+      }
+      std::int64_t people = 0;
+      std::size_t count = 0;
+      if (qualifies(partner, cells, bestPeople, people, count) &&
+          (people < bestPeople || (people == bestPeople && count < bestCount))) {
+        bestCells = cells;
+        bestPeople = people;
+        bestCount = count;
+      }
+      std::size_t i = 0;
+      for (; i < categoryDims.size(); ++i) {
+        if (++choice[i] < table_.sizes()[categoryDims[i]]) break; // size options: all but its own index
+        choice[i] = 0;
+      }
+      if (i == categoryDims.size()) break;
+    }
+    for (std::size_t cell : bestCells) {
+      if (status_[cell] == CellStatus::Released) status_[cell] = CellStatus::Secondary;
+    }
+  }
+
+private:
+  void collectParts() {
+    parts_.clear();
+    std::vector<std::size_t> index = origin_;
+    std::vector<std::size_t> totalDims;
+    for (std::size_t d = 0; d < dimensions_; ++d) {
+      if (origin_[d] == table_.total(d)) totalDims.push_back(d);
+    }
+    std::vector<std::size_t> counter(totalDims.size(), 0);
+    while (true) {
+      for (std::size_t i = 0; i < totalDims.size(); ++i) index[totalDims[i]] = counter[i];
+      if (table_.at(index) > 0) parts_.push_back(index);
+      std::size_t i = 0;
+      for (; i < totalDims.size(); ++i) {
+        if (++counter[i] < table_.sizes()[totalDims[i]]) break;
+        counter[i] = 0;
+      }
+      if (i == totalDims.size()) break;
+    }
+  }
+
+  /** Checks the protection for partner q; fills the cells it hides and their cost. */
+  bool qualifies(const std::vector<std::size_t>& partner, std::vector<std::size_t>& cells,
+                 std::int64_t bestPeople, std::int64_t& people, std::size_t& count) {
+    cells.clear();
+    bool someUpMove = false;
+    std::vector<std::size_t> corner(dimensions_), slice(dimensions_);
+    for (const auto& part : parts_) {
+      bool upMoveFits = true;
+      for (std::size_t mask = 0; mask < (std::size_t{1} << dimensions_); ++mask) {
+        bool positive = true, inSlice = true;
+        for (std::size_t d = 0; d < dimensions_; ++d) {
+          const bool usePartner = (mask >> d) & 1;
+          const bool categoryDim = origin_[d] != table_.total(d);
+          // On p's total dimensions the partner is the total, so the corner there is either the
+          // part's category or the total; on category dimensions it is p's index or q's.
+          corner[d] = usePartner ? partner[d] : part[d];
+          slice[d] = categoryDim ? origin_[d] : corner[d];
+          if (usePartner && categoryDim) {
+            inSlice = false;
+            if (partner[d] != table_.total(d)) positive = !positive;
+          }
+        }
+        const std::int64_t value = table_.at(corner);
+        if (positive) {
+          if (!inSlice && value < table_.at(slice)) return false;
+        } else if (value < threshold_ - value_) {
+          upMoveFits = false;
+        }
+        const std::size_t cell = table_.offset(corner);
+        if (status_[cell] == CellStatus::Released && std::find(cells.begin(), cells.end(), cell) == cells.end()) {
+          cells.push_back(cell);
+          people += value;
+          if (people > bestPeople) return false;
+        }
+      }
+      someUpMove = someUpMove || upMoveFits;
+    }
+    count = cells.size();
+    return someUpMove;
+  }
+
+  const CountTable& table_;
+  std::vector<CellStatus>& status_;
+  std::int64_t threshold_;
+  std::size_t dimensions_;
+  std::vector<std::size_t> origin_;
+  std::int64_t value_ = 0;
+  std::vector<std::vector<std::size_t>> parts_;
+};
+
+} // namespace
+
+SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy) {
+  if (policy.threshold < 5) {
+    throw DisclosureError("the disclosure threshold must be at least 5, not " + std::to_string(policy.threshold));
+  }
+  const std::int64_t k = policy.threshold;
+  std::vector<CellStatus> status(table.cellCount(), CellStatus::Released);
+  std::vector<std::size_t> primaries;
+  for (std::size_t cell = 0; cell < table.cellCount(); ++cell) {
+    if (!policy.releaseTotals && table.isMargin(cell)) {
+      status[cell] = CellStatus::Withheld;
+      continue;
+    }
+    const std::int64_t value = table.atOffset(cell);
+    if (value >= 1 && value < k) {
+      status[cell] = CellStatus::Primary;
+      primaries.push_back(cell);
+    }
+  }
+  // Without released totals there is nothing to subtract from: primary suppression suffices.
+  if (policy.releaseTotals) {
+    // Largest first: they need the biggest partners, whose boxes often cover smaller cells too.
+    std::stable_sort(primaries.begin(), primaries.end(),
+                     [&](std::size_t a, std::size_t b) { return table.atOffset(a) > table.atOffset(b); });
+    Protector protector(table, status, k);
+    for (std::size_t primary : primaries) protector.protect(primary);
+  }
+  return SuppressedTable(table, std::move(status));
+}
+
+} // namespace belonging

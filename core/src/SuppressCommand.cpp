@@ -1,0 +1,232 @@
+#include "SuppressCommand.hpp"
+
+#include <belonging/Disclosure.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <sstream>
+
+namespace belonging {
+namespace {
+
+using Row = std::vector<std::string>;
+
+/** RFC 4180 CSV: quoted fields may hold commas, quotes ("") and newlines. */
+std::vector<Row> parseCsv(const std::string& text) {
+  std::vector<Row> rows;
+  Row row;
+  std::string field;
+  bool quoted = false, fieldStarted = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') {
+        field += '"';
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        field += c;
+      }
+    } else if (c == '"' && field.empty()) {
+      quoted = fieldStarted = true;
+    } else if (c == ',') {
+      row.push_back(std::move(field));
+      field.clear();
+      fieldStarted = true;
+    } else if (c == '\n' || c == '\r') {
+      if (c == '\r' && i + 1 < text.size() && text[i + 1] == '\n') ++i;
+      row.push_back(std::move(field));
+      field.clear();
+      rows.push_back(std::move(row));
+      row.clear();
+      fieldStarted = false;
+    } else {
+      field += c;
+      fieldStarted = true;
+    }
+  }
+  if (fieldStarted || !field.empty() || !row.empty()) {
+    row.push_back(std::move(field));
+    rows.push_back(std::move(row));
+  }
+  // Blank lines carry nothing.
+  std::erase_if(rows, [](const Row& r) { return r.size() == 1 && r[0].find_first_not_of(" \t") == std::string::npos; });
+  return rows;
+}
+
+std::string csvField(const std::string& text) {
+  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
+  std::string quoted = "\"";
+  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return quoted + "\"";
+}
+
+bool isTotalLabel(std::string label) {
+  label.erase(0, label.find_first_not_of(" \t"));
+  label.erase(label.find_last_not_of(" \t") + 1);
+  std::transform(label.begin(), label.end(), label.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return label == "total";
+}
+
+} // namespace
+
+int runSuppress(const SuppressOptions& options, std::ostream& err) {
+  auto fail = [&err](const std::string& message) {
+    err << "belonging suppress: " << message << "\n";
+    return 2;
+  };
+  if (options.threshold < 5) return fail("--threshold must be at least 5 (DESIGN §6), not " + std::to_string(options.threshold));
+  if (options.round != 0 && options.round != 5) return fail("--round takes 5 (round released counts to the nearest 5) or is left out");
+  if (options.totals != "auto" && options.totals != "none") return fail("--totals takes auto or none, not \"" + options.totals + "\"");
+
+  std::ifstream input(options.input, std::ios::binary);
+  if (!input) return fail("cannot read " + options.input);
+  std::stringstream buffer;
+  buffer << input.rdbuf();
+  const std::vector<Row> rows = parseCsv(buffer.str());
+  if (rows.empty()) return fail(options.input + " is empty: expected a header row of column labels and rows of counts");
+  const std::size_t width = rows[0].size();
+  if (width < 2) return fail(options.input + " line 1: expected a label column and at least one column of counts");
+  if (rows.size() < 2) return fail(options.input + " has a header row but no rows of counts");
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    if (rows[r].size() != width) {
+      return fail(options.input + " row " + std::to_string(r + 1) + " (" + rows[r][0] + ") has " +
+                  std::to_string(rows[r].size()) + " fields but the header has " + std::to_string(width));
+    }
+  }
+
+  // Which rows and columns are totals.
+  std::vector<std::size_t> dataRows, dataCols;
+  std::optional<std::size_t> totalRow, totalCol;
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    if (isTotalLabel(rows[r][0])) {
+      totalRow = r;
+    } else {
+      dataRows.push_back(r);
+    }
+  }
+  for (std::size_t c = 1; c < width; ++c) {
+    if (isTotalLabel(rows[0][c])) {
+      totalCol = c;
+    } else {
+      dataCols.push_back(c);
+    }
+  }
+  if (dataRows.empty() || dataCols.empty()) return fail(options.input + " has totals but no categories to count");
+
+  std::vector<std::vector<std::int64_t>> counts(rows.size(), std::vector<std::int64_t>(width, 0));
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    for (std::size_t c = 1; c < width; ++c) {
+      std::string text = rows[r][c];
+      text.erase(0, text.find_first_not_of(" \t"));
+      text.erase(text.find_last_not_of(" \t") + 1);
+      std::int64_t value = 0;
+      const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+      const std::string where = options.input + " row " + std::to_string(r + 1) + " (" + rows[r][0] + "), column " +
+                                std::to_string(c + 1) + " (" + rows[0][c] + ")";
+      if (text.empty() || error != std::errc() || end != text.data() + text.size()) {
+        return fail(where + ": \"" + rows[r][c] + "\" is not a whole number of people");
+      }
+      if (value < 0) return fail(where + ": " + text + " is negative; counts of people cannot be");
+      counts[r][c] = value;
+    }
+  }
+
+  // 1-D when there is a single category row or column: a table with one column would otherwise
+  // repeat each count as its own row total.
+  const bool oneColumn = dataCols.size() == 1, oneRow = !oneColumn && dataRows.size() == 1;
+  std::vector<std::size_t> sizes = oneColumn ? std::vector<std::size_t>{dataRows.size()}
+                                   : oneRow  ? std::vector<std::size_t>{dataCols.size()}
+                                             : std::vector<std::size_t>{dataRows.size(), dataCols.size()};
+  CountTable table(sizes);
+  for (std::size_t i = 0; i < dataRows.size(); ++i) {
+    for (std::size_t j = 0; j < dataCols.size(); ++j) {
+      const std::int64_t value = counts[dataRows[i]][dataCols[j]];
+      if (oneColumn) table.set({i}, value);
+      else if (oneRow) table.set({j}, value);
+      else table.set({i, j}, value);
+    }
+  }
+  // Totals given in the input must be the sums of their parts, or the table is not what it seems.
+  auto checkTotal = [&](std::size_t r, std::size_t c, std::int64_t expected) -> std::optional<std::string> {
+    if (counts[r][c] == expected) return std::nullopt;
+    return options.input + " row " + std::to_string(r + 1) + " (" + rows[r][0] + "), column " + std::to_string(c + 1) +
+           " (" + rows[0][c] + "): the total is " + std::to_string(counts[r][c]) + " but the counts add up to " +
+           std::to_string(expected);
+  };
+  auto cellIndex = [&](std::optional<std::size_t> i, std::optional<std::size_t> j) {
+    // i, j: category positions, or nullopt for the total.
+    if (oneColumn) return std::vector<std::size_t>{i.value_or(table.total(0))};
+    if (oneRow) return std::vector<std::size_t>{j.value_or(table.total(0))};
+    return std::vector<std::size_t>{i.value_or(table.total(0)), j.value_or(table.total(1))};
+  };
+  if (totalCol) {
+    for (std::size_t i = 0; i < dataRows.size(); ++i) {
+      if (auto problem = checkTotal(dataRows[i], *totalCol, table.at(cellIndex(i, std::nullopt)))) return fail(*problem);
+    }
+  }
+  if (totalRow) {
+    for (std::size_t j = 0; j < dataCols.size(); ++j) {
+      if (auto problem = checkTotal(*totalRow, dataCols[j], table.at(cellIndex(std::nullopt, j)))) return fail(*problem);
+    }
+    if (totalCol) {
+      if (auto problem = checkTotal(*totalRow, *totalCol, table.at(cellIndex(std::nullopt, std::nullopt)))) return fail(*problem);
+    }
+  }
+
+  // Any total in the input means margins are published: protect as if all were (more hidden,
+  // never less), and print the ones the input had.
+  DisclosurePolicy policy;
+  policy.threshold = options.threshold;
+  policy.releaseTotals = options.totals == "auto" && (totalRow || totalCol);
+  const SuppressedTable released = suppress(table, policy);
+
+  std::ostringstream out;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    for (std::size_t c = 0; c < width; ++c) {
+      if (c > 0) out << ',';
+      if (r == 0 || c == 0) {
+        out << csvField(rows[r][c]);
+        continue;
+      }
+      auto position = [](const std::vector<std::size_t>& list, std::size_t value) -> std::optional<std::size_t> {
+        const auto found = std::find(list.begin(), list.end(), value);
+        if (found == list.end()) return std::nullopt;
+        return static_cast<std::size_t>(found - list.begin());
+      };
+      const auto value = released.value(cellIndex(position(dataRows, r), position(dataCols, c)));
+      if (!value) {
+        out << '*';
+      } else if (options.round == 5) {
+        out << (*value + 2) / 5 * 5;
+      } else {
+        out << *value;
+      }
+    }
+    out << "\n";
+  }
+
+  err << "cells hidden: " << released.hiddenCells(CellStatus::Primary) + released.hiddenCells(CellStatus::Secondary)
+      << " (primary " << released.hiddenCells(CellStatus::Primary) << ", secondary "
+      << released.hiddenCells(CellStatus::Secondary) << "); people in hidden cells: " << released.hiddenPeople()
+      << "; threshold " << options.threshold << (options.round == 5 ? "; released counts rounded to the nearest 5" : "")
+      << "\n";
+
+  // Written only once everything succeeded, and atomically, so a failure never leaves half a file.
+  if (options.output.empty()) {
+    std::fputs(out.str().c_str(), stdout);
+    return 0;
+  }
+  const std::string temporary = options.output + ".partial";
+  {
+    std::ofstream file(temporary, std::ios::binary | std::ios::trunc);
+    file << out.str();
+    if (!file) return fail("cannot write " + options.output);
+  }
+  if (std::rename(temporary.c_str(), options.output.c_str()) != 0) return fail("cannot write " + options.output);
+  return 0;
+}
+
+} // namespace belonging
