@@ -137,27 +137,63 @@ public:
     std::vector<std::size_t> partner(dimensions_);
     for (std::size_t d = 0; d < dimensions_; ++d) partner[d] = table_.total(d);
 
+    // Per category dimension, the partners whose one-dimension corners pass the conditions
+    // that must hold for every part, with what those corners would add to the cost: a cheap
+    // filter and lower bound before checking whole boxes.
+    struct Option {
+      std::int64_t cost;
+      std::size_t partner;
+    };
+    std::vector<std::vector<Option>> options(categoryDims.size());
+    for (std::size_t i = 0; i < categoryDims.size(); ++i) {
+      const std::size_t d = categoryDims[i];
+      for (std::size_t b = 0; b <= table_.total(d); ++b) {
+        if (b == origin_[d]) continue;
+        const bool opposite = b != table_.total(d); // two categories move oppositely
+        std::int64_t cost = 0;
+        bool allowed = true;
+        for (const auto& part : parts_) {
+          std::vector<std::size_t> corner = part;
+          corner[d] = b;
+          const std::int64_t value = table_.at(corner);
+          if (!opposite) {
+            std::vector<std::size_t> slice = corner;
+            slice[d] = origin_[d];
+            allowed = allowed && value >= table_.at(slice);
+          } else if (parts_.size() == 1) {
+            allowed = allowed && value >= threshold_ - value_;
+          }
+          if (status_[table_.offset(corner)] == CellStatus::Released) cost += value;
+        }
+        if (allowed) options[i].push_back({cost, b});
+      }
+      std::sort(options[i].begin(), options[i].end(), [](const Option& a, const Option& b) { return a.cost < b.cost; });
+    }
+
     std::vector<std::size_t> bestCells;
     std::int64_t bestPeople = std::numeric_limits<std::int64_t>::max();
     std::size_t bestCount = std::numeric_limits<std::size_t>::max();
     std::vector<std::size_t> choice(categoryDims.size(), 0);
     std::vector<std::size_t> cells;
-    while (true) {
+    const bool anyEmpty = std::any_of(options.begin(), options.end(), [](const auto& list) { return list.empty(); });
+    while (!anyEmpty) {
+      std::int64_t lowerBound = 0;
       for (std::size_t i = 0; i < categoryDims.size(); ++i) {
-        const std::size_t d = categoryDims[i];
-        partner[d] = choice[i] >= origin_[d] ? choice[i] + 1 : choice[i];
+        lowerBound += options[i][choice[i]].cost;
+        partner[categoryDims[i]] = options[i][choice[i]].partner;
       }
       std::int64_t people = 0;
       std::size_t count = 0;
-      if (qualifies(partner, cells, bestPeople, people, count) &&
+      if (lowerBound <= bestPeople && qualifies(partner, cells, bestPeople, people, count) &&
           (people < bestPeople || (people == bestPeople && count < bestCount))) {
         bestCells = cells;
         bestPeople = people;
         bestCount = count;
+        if (bestPeople == 0 && bestCount == 0) break; // Nothing new to hide: cannot do better.
       }
       std::size_t i = 0;
       for (; i < categoryDims.size(); ++i) {
-        if (++choice[i] < table_.sizes()[categoryDims[i]]) break; // size options: all but its own index
+        if (++choice[i] < options[i].size()) break;
         choice[i] = 0;
       }
       if (i == categoryDims.size()) break;
