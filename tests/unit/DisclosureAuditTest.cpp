@@ -1,0 +1,405 @@
+// An independent audit of disclosure control (DESIGN §6): every table the engine suppresses is
+// checked by TableAuditor, which works out with GLPK what an attacker could deduce about each
+// primary cell from everything released.
+
+#include "TableAuditor.hpp"
+
+#include "belonging/Disclosure.hpp"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace belonging;
+using belonging::testing::AuditExactness;
+using belonging::testing::auditTable;
+using belonging::testing::formatTable;
+using belonging::testing::TableAudit;
+
+namespace {
+
+using Index = std::vector<std::size_t>;
+
+CountTable table1(const std::vector<std::int64_t>& values) {
+  CountTable table({values.size()});
+  for (std::size_t i = 0; i < values.size(); ++i) table.set({i}, values[i]);
+  return table;
+}
+
+CountTable table2(const std::vector<std::vector<std::int64_t>>& rows) {
+  CountTable table({rows.size(), rows.at(0).size()});
+  for (std::size_t r = 0; r < rows.size(); ++r)
+    for (std::size_t c = 0; c < rows[r].size(); ++c) table.set({r, c}, rows[r][c]);
+  return table;
+}
+
+CountTable table3(const std::vector<std::vector<std::vector<std::int64_t>>>& slices) {
+  CountTable table({slices.size(), slices.at(0).size(), slices.at(0).at(0).size()});
+  for (std::size_t s = 0; s < slices.size(); ++s)
+    for (std::size_t r = 0; r < slices[s].size(); ++r)
+      for (std::size_t c = 0; c < slices[s][r].size(); ++c) table.set({s, r, c}, slices[s][r][c]);
+  return table;
+}
+
+std::string explain(const SuppressedTable& released, const TableAudit& audit) {
+  return formatTable(released) + audit.describe();
+}
+
+/** Suppresses with the engine and requires the audit to pass; returns the released table. */
+SuppressedTable suppressAndAudit(const CountTable& table, const DisclosurePolicy& policy) {
+  SuppressedTable released = suppress(table, policy);
+  const TableAudit audit = auditTable(released, policy);
+  INFO(explain(released, audit));
+  REQUIRE(audit.passed());
+  return released;
+}
+
+std::size_t hiddenTotal(const SuppressedTable& released) {
+  return released.hiddenCells(CellStatus::Primary) + released.hiddenCells(CellStatus::Secondary) +
+         released.hiddenCells(CellStatus::Withheld);
+}
+
+// ---- random tables -------------------------------------------------------------------------
+
+struct RandomCase {
+  CountTable table;
+  DisclosurePolicy policy;
+};
+
+/** A reproducible random table: the same seed and dimensions give the same case. */
+RandomCase randomCase(std::uint32_t seed, int dimensions) {
+  std::mt19937 random(seed);
+  auto uniform = [&](std::int64_t low, std::int64_t high) {
+    return std::uniform_int_distribution<std::int64_t>(low, high)(random);
+  };
+  auto size = [&](std::int64_t low, std::int64_t high) { return static_cast<std::size_t>(uniform(low, high)); };
+  std::vector<std::size_t> sizes;
+  if (dimensions == 1) sizes = {size(1, 30)};
+  if (dimensions == 2) sizes = {size(1, 12), size(1, 8)};
+  if (dimensions == 3) sizes = {size(2, 5), size(2, 5), size(2, 5)};
+  DisclosurePolicy policy;
+  const int thresholds[] = {5, 10, 11};
+  policy.threshold = thresholds[uniform(0, 2)];
+  policy.releaseTotals = uniform(0, 99) < 85;
+  const std::int64_t k = policy.threshold;
+
+  // Per table, a mix of zeros, small counts and large counts (near the threshold or up to 500).
+  const int zeroPercent[] = {0, 10, 30, 60, 90};
+  const int smallPercent[] = {5, 20, 40, 80, 100};
+  const int zeros = zeroPercent[uniform(0, 4)];
+  const int smalls = smallPercent[uniform(0, 4)];
+  const std::int64_t largeMax = uniform(0, 2) == 0 ? 2 * k : 500;
+  CountTable table(sizes);
+  for (std::size_t offset = 0; offset < table.cellCount(); ++offset) {
+    if (table.isMargin(offset)) continue;
+    std::int64_t value = 0;
+    if (uniform(0, 99) >= zeros) value = uniform(0, 99) < smalls ? uniform(1, k - 1) : uniform(k, largeMax);
+    table.set(table.index(offset), value);
+  }
+  return {std::move(table), policy};
+}
+
+std::string describeCase(std::uint32_t seed, int dimensions, const DisclosurePolicy& policy) {
+  std::ostringstream out;
+  out << dimensions << "-D table, seed " << seed << ", k = " << policy.threshold
+      << ", releaseTotals = " << (policy.releaseTotals ? "true" : "false");
+  return out.str();
+}
+
+/** Suppresses and audits `count` random tables; reports failures with their seeds and the economy. */
+void auditRandomTables(int dimensions, std::uint32_t count) {
+  const std::uint32_t firstSeed = 1'000'000u * static_cast<std::uint32_t>(dimensions);
+  const auto started = std::chrono::steady_clock::now();
+  std::size_t failures = 0, cells = 0, primary = 0, secondary = 0, secondaryMargins = 0;
+  std::int64_t people = 0, primaryPeople = 0, secondaryPeople = 0;
+  std::size_t tablesWithSecondary = 0, crossChecked = 0, relaxationDiffers = 0;
+  for (std::uint32_t i = 0; i < count; ++i) {
+    const std::uint32_t seed = firstSeed + i;
+    const RandomCase random = randomCase(seed, dimensions);
+    std::string failure;
+    try {
+      const SuppressedTable released = suppress(random.table, random.policy);
+      const TableAudit audit = auditTable(released, random.policy);
+      if (!audit.passed()) failure = explain(released, audit);
+      // Cross-check the solver: the relaxation's range contains the integer one, and equals it
+      // for 1-D and 2-D tables (total unimodularity).
+      if (audit.passed() && i % 8 == 0 && !audit.primaries.empty()) {
+        ++crossChecked;
+        const TableAudit relaxed = auditTable(released, random.policy, AuditExactness::Relaxation);
+        for (std::size_t p = 0; p < audit.primaries.size() && failure.empty(); ++p) {
+          const auto& exact = audit.primaries[p];
+          const auto& lp = relaxed.primaries.at(p);
+          const bool sameMin = std::abs(lp.min - exact.min) < 1e-6;
+          const bool sameMax = lp.unbounded == exact.unbounded && (lp.unbounded || std::abs(lp.max - exact.max) < 1e-6);
+          const bool contains = lp.min <= exact.min + 1e-6 && (lp.unbounded || (!exact.unbounded && lp.max >= exact.max - 1e-6));
+          if (!sameMin || !sameMax) ++relaxationDiffers;
+          if (!contains || (dimensions < 3 && !(sameMin && sameMax)))
+            failure = "auditor: linear and integer ranges disagree for " + exact.cell + "\n" +
+                      explain(released, audit) + "relaxation:\n" + relaxed.describe();
+        }
+      }
+      const CountTable& table = released.shape();
+      for (std::size_t offset = 0; offset < table.cellCount(); ++offset) {
+        const bool margin = table.isMargin(offset);
+        const std::int64_t value = table.atOffset(offset);
+        if (!margin) people += value;
+        switch (released.statusAt(offset)) {
+        case CellStatus::Primary:
+          ++primary;
+          if (!margin) primaryPeople += value;
+          break;
+        case CellStatus::Secondary:
+          ++secondary;
+          if (margin) ++secondaryMargins;
+          else secondaryPeople += value;
+          break;
+        default: break;
+        }
+      }
+      cells += table.cellCount();
+      if (released.hiddenCells(CellStatus::Secondary) > 0) ++tablesWithSecondary;
+    } catch (const std::exception& error) {
+      failure = std::string("suppress or audit threw: ") + error.what();
+    }
+    if (!failure.empty()) {
+      ++failures;
+      if (failures <= 3) FAIL_CHECK(describeCase(seed, dimensions, random.policy) + "\n" + failure);
+    }
+  }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  std::ostringstream economy;
+  economy << dimensions << "-D: " << count << " tables (seeds " << firstSeed << ".." << firstSeed + count - 1
+          << ") in " << seconds << " s; " << cells << " cells, " << primary << " primary, " << secondary
+          << " secondary (" << secondaryMargins << " of them margins) in " << tablesWithSecondary
+          << " tables; people " << people << ", in primary cells " << primaryPeople
+          << ", hidden by secondary suppression " << secondaryPeople << "; " << crossChecked
+          << " tables cross-checked against linear programs (" << relaxationDiffers
+          << " primary ranges wider there); " << failures << " failed";
+  WARN(economy.str());
+  REQUIRE(failures == 0);
+}
+
+} // namespace
+
+// ---- 1. small cases with known answers ---------------------------------------------------------
+
+TEST_CASE("disclosure: a small 1-D category is protected by a second hidden cell", "[core][disclosure]") {
+  const auto released = suppressAndAudit(table1({3, 20, 30}), {.threshold = 11});
+  CHECK(released.status({0}) == CellStatus::Primary);
+  CHECK_FALSE(released.value({0}).has_value());
+  CHECK(released.hiddenCells(CellStatus::Primary) == 1);
+  // Otherwise 3 = 53 - 20 - 30.
+  CHECK(released.hiddenCells(CellStatus::Secondary) >= 1);
+  CHECK(released.hiddenCells(CellStatus::Withheld) == 0);
+}
+
+TEST_CASE("disclosure: a small cell in a 2x2 table needs four hidden cells", "[core][disclosure]") {
+  const auto released = suppressAndAudit(table2({{3, 20}, {30, 40}}), {.threshold = 11});
+  CHECK(released.status({0, 0}) == CellStatus::Primary);
+  CHECK(released.hiddenCells(CellStatus::Primary) == 1);
+  // Three hidden cells would leave some equation with a single unknown.
+  CHECK(released.hiddenCells(CellStatus::Secondary) >= 3);
+}
+
+TEST_CASE("disclosure: a 3-D table with one small cell passes the audit", "[core][disclosure]") {
+  const auto released = suppressAndAudit(table3({{{3, 20}, {30, 40}}, {{25, 50}, {60, 70}}}), {.threshold = 11});
+  CHECK(released.status({0, 0, 0}) == CellStatus::Primary);
+  CHECK(released.hiddenCells(CellStatus::Secondary) >= 3);
+}
+
+TEST_CASE("disclosure: tables with no small counts hide nothing", "[core][disclosure]") {
+  const DisclosurePolicy policy{.threshold = 11};
+  for (const auto& table : {table1({11, 0, 500}), table2({{11, 12, 0}, {0, 40, 300}}),
+                            table3({{{11, 0}, {0, 12}}, {{20, 0}, {0, 0}}}), table1({0, 0, 0}),
+                            table2({{0, 0}, {0, 0}}), table3({{{0, 0}, {0, 0}}, {{0, 0}, {0, 0}}})}) {
+    const auto released = suppressAndAudit(table, policy);
+    CHECK(hiddenTotal(released) == 0);
+    CHECK(released.hiddenPeople() == 0);
+  }
+}
+
+TEST_CASE("disclosure: zeros and counts of k are released, k - 1 is not", "[core][disclosure]") {
+  // Without totals, so that no cell is hidden as secondary.
+  const auto released = suppressAndAudit(table1({0, 5, 4, 100, 200}), {.threshold = 5, .releaseTotals = false});
+  CHECK(released.value({0}) == 0);
+  CHECK(released.value({1}) == std::optional<std::int64_t>(5));
+  CHECK(released.status({2}) == CellStatus::Primary);
+  CHECK(released.hiddenCells(CellStatus::Primary) == 1);
+}
+
+TEST_CASE("disclosure: when everything is small, small totals are primary too", "[core][disclosure]") {
+  SECTION("1-D") {
+    const auto released = suppressAndAudit(table1({1, 2, 3}), {.threshold = 11});
+    CHECK(released.status({3}) == CellStatus::Primary); // the total, 6
+    CHECK(released.hiddenCells(CellStatus::Primary) == 4);
+  }
+  SECTION("2-D") {
+    const auto released = suppressAndAudit(table2({{1, 2, 3}, {3, 1, 2}}), {.threshold = 11});
+    CHECK(released.status({0, 3}) == CellStatus::Primary); // row total 6
+    CHECK(released.status({2, 0}) == CellStatus::Primary); // column total 4
+    CHECK(released.status({2, 3}) != CellStatus::Primary); // grand total 12
+  }
+  SECTION("1 category") {
+    const auto released = suppressAndAudit(table1({4}), {.threshold = 5});
+    CHECK(released.hiddenCells(CellStatus::Primary) == 2);
+  }
+}
+
+TEST_CASE("disclosure: without totals, only primary suppression and margins withheld", "[core][disclosure]") {
+  const DisclosurePolicy policy{.threshold = 11, .releaseTotals = false};
+  const auto released = suppressAndAudit(table2({{3, 20, 0}, {30, 40, 5}}), policy);
+  CHECK(released.status({0, 0}) == CellStatus::Primary);
+  CHECK(released.status({1, 2}) == CellStatus::Primary);
+  CHECK(released.hiddenCells(CellStatus::Primary) == 2);
+  CHECK(released.hiddenCells(CellStatus::Secondary) == 0);
+  CHECK(released.hiddenCells(CellStatus::Withheld) == 3 * 4 - 2 * 3);
+  CHECK(released.status({2, 3}) == CellStatus::Withheld);
+  CHECK(released.value({0, 1}) == std::optional<std::int64_t>(20));
+  CHECK(released.hiddenPeople() == 8);
+}
+
+// ---- 2. the auditor can fail --------------------------------------------------------------------
+
+TEST_CASE("disclosure audit: catches a small count worked out by subtraction", "[core][disclosure]") {
+  const DisclosurePolicy policy{.threshold = 11};
+  using S = CellStatus;
+  SECTION("1-D, only the primary cell hidden") {
+    const SuppressedTable bad(table1({3, 20, 30}), {S::Primary, S::Released, S::Released, S::Released});
+    const TableAudit audit = auditTable(bad, policy);
+    INFO(explain(bad, audit));
+    REQUIRE_FALSE(audit.passed());
+    REQUIRE(audit.primaries.size() == 1);
+    CHECK(audit.primaries[0].min == 3);
+    CHECK(audit.primaries[0].max == 3);
+    CHECK_FALSE(audit.primaries[0].safe);
+  }
+  SECTION("1-D, one more cell hidden, whose value caps the range below k") {
+    // 3 and 5 hidden, total 38: the 3 lies in [0, 8].
+    const SuppressedTable bad(table1({3, 5, 30}), {S::Primary, S::Primary, S::Released, S::Released});
+    const TableAudit audit = auditTable(bad, policy);
+    INFO(explain(bad, audit));
+    REQUIRE_FALSE(audit.passed());
+    CHECK(audit.primaries.at(0).min == 0);
+    CHECK(audit.primaries.at(0).max == 8);
+  }
+  SECTION("1-D, a secondary cell: passes") {
+    const SuppressedTable good(table1({3, 20, 30}), {S::Primary, S::Secondary, S::Released, S::Released});
+    const TableAudit audit = auditTable(good, policy);
+    INFO(explain(good, audit));
+    REQUIRE(audit.passed());
+    CHECK(audit.primaries.at(0).min == 0);
+    CHECK(audit.primaries.at(0).max == 23);
+  }
+  SECTION("2-D, an incomplete rectangle") {
+    // Row 0 and column 0 each have a second hidden cell, but (1,0) is alone in row 1.
+    const CountTable table = table2({{3, 20}, {30, 40}});
+    std::vector<CellStatus> status(table.cellCount(), S::Released);
+    status[table.offset({0, 0})] = S::Primary;
+    status[table.offset({0, 1})] = S::Secondary;
+    status[table.offset({1, 0})] = S::Secondary;
+    const SuppressedTable bad(table, status);
+    const TableAudit audit = auditTable(bad, policy);
+    INFO(explain(bad, audit));
+    REQUIRE_FALSE(audit.passed());
+    CHECK(audit.primaries.at(0).min == 3);
+    status[table.offset({1, 1})] = S::Secondary; // complete the rectangle
+    const SuppressedTable good(table, status);
+    const TableAudit fixed = auditTable(good, policy);
+    INFO(explain(good, fixed));
+    CHECK(fixed.passed());
+    CHECK(fixed.primaries.at(0).min == 0);
+    CHECK(fixed.primaries.at(0).max == 23);
+  }
+  SECTION("3-D, a rectangle within one slice is not enough") {
+    // Enough in 2-D, but the line through the primary cell along dimension 0 pins it: 3 = 28 - 25.
+    const CountTable table = table3({{{3, 20}, {30, 40}}, {{25, 50}, {60, 70}}});
+    std::vector<CellStatus> status(table.cellCount(), S::Released);
+    for (const Index& index : {Index{0, 0, 1}, Index{0, 1, 0}, Index{0, 1, 1}}) status[table.offset(index)] = S::Secondary;
+    status[table.offset({0, 0, 0})] = S::Primary;
+    const SuppressedTable bad(table, status);
+    for (const auto exactness : {AuditExactness::Integer, AuditExactness::Relaxation}) {
+      const TableAudit audit = auditTable(bad, policy, exactness);
+      INFO(explain(bad, audit));
+      REQUIRE_FALSE(audit.passed());
+      CHECK(audit.primaries.at(0).min == 3);
+      CHECK(audit.primaries.at(0).max == 3);
+    }
+  }
+  SECTION("3-D, where only integers show the cell is never 0") {
+    // Released: the zeros (0,0,1), (0,1,0), (1,1,1) and the totals (0,T,T), (1,T,T), (T,0,T),
+    // (T,T,1), (T,T,T). With a = (0,0,0): (0,1,1) = 6 - a, (1,0,1) = a, (1,1,0) = a - 1 and
+    // (1,0,0) = 7 - 2a, so (1,0,0) is odd: 1, 3 or 5. The relaxation (a = 3.5) reaches 0.
+    const CountTable table = table3({{{3, 0}, {0, 3}}, {{1, 3}, {2, 0}}});
+    std::vector<CellStatus> status(table.cellCount());
+    for (std::size_t offset = 0; offset < table.cellCount(); ++offset) {
+      const auto value = table.atOffset(offset);
+      status[offset] = value >= 1 && value < 5 ? S::Primary : S::Secondary;
+    }
+    constexpr std::size_t T = 2;
+    for (const Index& index : {Index{0, 0, 1}, Index{0, 1, 0}, Index{1, 1, 1}, Index{0, T, T}, Index{1, T, T},
+                               Index{T, 0, T}, Index{T, T, 1}, Index{T, T, T}})
+      status[table.offset(index)] = S::Released;
+    const SuppressedTable bad(table, status);
+    const DisclosurePolicy five{.threshold = 5};
+    auto rangeOf = [](const TableAudit& audit, const std::string& cell) {
+      for (const auto& range : audit.primaries)
+        if (range.cell == cell) return range;
+      FAIL("no primary " << cell);
+      return belonging::testing::PrimaryRange{};
+    };
+    const TableAudit exact = auditTable(bad, five, AuditExactness::Integer);
+    const TableAudit relaxed = auditTable(bad, five, AuditExactness::Relaxation);
+    INFO(explain(bad, exact) + "relaxation:\n" + relaxed.describe());
+    CHECK_FALSE(exact.passed());
+    const auto integer = rangeOf(exact, "(1,0,0) = 1");
+    CHECK(integer.min == 1);
+    CHECK(integer.max == 5);
+    CHECK_FALSE(integer.safe);
+    const auto linear = rangeOf(relaxed, "(1,0,0) = 1");
+    CHECK(linear.min == Approx(0).margin(1e-9));
+    CHECK(linear.safe);
+  }
+  SECTION("statuses that break the rules") {
+    const CountTable table = table1({3, 20, 30});
+    const TableAudit shown = auditTable(SuppressedTable(table, {S::Released, S::Secondary, S::Released, S::Released}), policy);
+    CHECK_FALSE(shown.passed()); // a small count released
+    const TableAudit large = auditTable(SuppressedTable(table, {S::Primary, S::Primary, S::Secondary, S::Released}), policy);
+    CHECK_FALSE(large.passed()); // 20 is not a primary cell
+    const TableAudit withheld = auditTable(SuppressedTable(table, {S::Primary, S::Secondary, S::Released, S::Withheld}), policy);
+    CHECK_FALSE(withheld.passed()); // totals are released under this policy
+    const TableAudit shownMargin = auditTable(SuppressedTable(table, {S::Primary, S::Released, S::Released, S::Released}),
+                                              {.threshold = 11, .releaseTotals = false});
+    CHECK_FALSE(shownMargin.passed()); // the total must be withheld
+  }
+}
+
+// ---- 3. random tables ---------------------------------------------------------------------------
+
+TEST_CASE("disclosure audit: 3,000 random 1-D tables", "[core][disclosure]") { auditRandomTables(1, 3000); }
+TEST_CASE("disclosure audit: 5,000 random 2-D tables", "[core][disclosure]") { auditRandomTables(2, 5000); }
+TEST_CASE("disclosure audit: 2,000 random 3-D tables", "[core][disclosure]") { auditRandomTables(3, 2000); }
+
+// ---- 4. the threshold -------------------------------------------------------------------------
+
+TEST_CASE("disclosure: a threshold below 5 is refused, naming the threshold", "[core][disclosure]") {
+  const CountTable table = table1({3, 20, 30});
+  for (const int threshold : {4, 1, 0, -11}) {
+    CAPTURE(threshold);
+    try {
+      suppress(table, {.threshold = threshold});
+      FAIL("no DisclosureError");
+    } catch (const DisclosureError& error) {
+      const std::string message = error.what();
+      CHECK_THAT(message, Catch::Matchers::Contains("threshold", Catch::CaseSensitive::No));
+      CHECK_THAT(message, Catch::Matchers::Contains(std::to_string(threshold)));
+    }
+  }
+  CHECK_NOTHROW(suppress(table, {.threshold = 5}));
+  CHECK_THROWS_AS(CountTable({2}).set({0}, -1), DisclosureError);
+}
