@@ -56,16 +56,15 @@ std::int64_t AccountStore::addUser(const std::string& username, const std::strin
 }
 
 namespace {
-std::optional<UserRecord> readUser(soci::session& sql, const std::string& where,
-                                   const auto& value) {
+/** Reads one user row with `query`, a complete literal with one bound value. */
+template <typename Value>
+std::optional<UserRecord> readUser(soci::session& sql, const char* query, const Value& value) {
   UserRecord user;
   int disabled = 0, demo = 0;
   soci::indicator hashIndicator = soci::i_ok;
-  sql << "SELECT id, username, display_name, password_hash, disabled, is_demo FROM users WHERE " +
-             where,
-      soci::use(value), soci::into(user.id), soci::into(user.username),
-      soci::into(user.displayName), soci::into(user.passwordHash, hashIndicator),
-      soci::into(disabled), soci::into(demo);
+  sql << query, soci::use(value), soci::into(user.id), soci::into(user.username),
+      soci::into(user.displayName), soci::into(user.passwordHash, hashIndicator), soci::into(disabled),
+      soci::into(demo);
   if (!sql.got_data()) return std::nullopt;
   if (hashIndicator != soci::i_ok) user.passwordHash.clear();
   user.disabled = disabled != 0;
@@ -76,12 +75,15 @@ std::optional<UserRecord> readUser(soci::session& sql, const std::string& where,
 
 std::optional<UserRecord> AccountStore::findByUsername(const std::string& username) {
   soci::session sql(database_.pool());
-  return readUser(sql, "username = :u", username);
+  return readUser(sql,
+                  "SELECT id, username, display_name, password_hash, disabled, is_demo FROM users WHERE username = :u",
+                  username);
 }
 
 std::optional<UserRecord> AccountStore::findById(std::int64_t id) {
   soci::session sql(database_.pool());
-  return readUser(sql, "id = :i", id);
+  return readUser(sql, "SELECT id, username, display_name, password_hash, disabled, is_demo FROM users WHERE id = :i",
+                  id);
 }
 
 std::int64_t AccountStore::requireUser(soci::session& sql, const std::string& username) {

@@ -164,7 +164,7 @@ TEST_CASE("healthz answers 503 while PostgreSQL is unreachable and recovers afte
   const std::string database = name.substr(0, name.find(' '));
   soci::session admin(soci::postgresql, std::getenv("BELONGING_TEST_DATABASE"));
   admin << "ALTER DATABASE " + database + " ALLOW_CONNECTIONS false";
-  admin << "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + database + "'";
+  admin << "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d", soci::use(database);
 
   auto down = browser.get("/healthz");
   REQUIRE(down);
