@@ -67,14 +67,13 @@ void Application::migrate() {
       soci::use(name), soci::use(value);
 }
 
-const std::string& Application::secret() {
-  if (secret_.empty()) {
-    soci::session sql(database->pool());
-    const std::string name = "csrf";
-    sql << "SELECT secret FROM core_secrets WHERE name = :n", soci::use(name), soci::into(secret_);
-    if (!sql.got_data()) throw DatabaseError("the database is not migrated: run `belonging migrate`");
-  }
-  return secret_;
+std::string Application::readSecret() {
+  soci::session sql(database->pool());
+  const std::string name = "csrf";
+  std::string secret;
+  sql << "SELECT secret FROM core_secrets WHERE name = :n", soci::use(name), soci::into(secret);
+  if (!sql.got_data()) throw DatabaseError("the database is not migrated: run `belonging migrate`");
+  return secret;
 }
 
 } // namespace belonging

@@ -25,7 +25,7 @@ public:
   /** Applies pending migrations: the core's first, then each plugin's in load order. */
   void migrate();
   /** The HMAC key for CSRF tokens and flash cookies, shared by every instance via the database. */
-  const std::string& secret();
+  std::string readSecret();
 
   Config config;
   JsonLogger logger;
@@ -37,9 +37,6 @@ public:
   std::unique_ptr<SessionStore> sessions;
   std::unique_ptr<SigninThrottle> throttle;
   std::unique_ptr<PluginLoader> plugins;
-
-private:
-  std::string secret_;
 };
 
 /** Registers the core's routes, templates, migrations and permissions. */

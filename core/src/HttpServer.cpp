@@ -80,7 +80,8 @@ std::vector<Flash> decodeFlash(const std::string& cookie, const std::string& sec
 
 } // namespace
 
-HttpServer::HttpServer(Application& application) : application_(application) {
+HttpServer::HttpServer(Application& application)
+    : application_(application), secret_(application.readSecret()) {
   const ServerConfig& settings = application_.config.server;
   const bool tls = !settings.tlsCertificate.empty();
   if (tls) {
@@ -208,18 +209,23 @@ std::string HttpServer::clientAddress(const httplib::Request& raw) const {
   return raw.remote_addr;
 }
 
+Identity HttpServer::identityOf(std::int64_t userId, std::string username, std::string displayName,
+                                std::vector<RoleGrant> roles) const {
+  Identity identity;
+  identity.userId = userId;
+  identity.username = std::move(username);
+  identity.displayName = std::move(displayName);
+  identity.permissions = application_.registry.permissionsFor(roles);
+  identity.roles = std::move(roles);
+  return identity;
+}
+
 void HttpServer::authenticate(const httplib::Request& raw, Request& request, Response& response,
                               std::string& sessionId) {
   auto identityFor = [this](std::int64_t userId) -> std::optional<Identity> {
     const auto user = application_.accounts->findById(userId);
     if (!user || user->disabled) return std::nullopt;
-    Identity identity;
-    identity.userId = user->id;
-    identity.username = user->username;
-    identity.displayName = user->displayName;
-    identity.roles = application_.accounts->roles(user->id);
-    identity.permissions = application_.registry.permissionsFor(identity.roles);
-    return identity;
+    return identityOf(user->id, user->username, user->displayName, application_.accounts->roles(user->id));
   };
 
   // 1. API bearer token: not ambient, so no CSRF; permissions narrowed to the token's scopes.
@@ -285,13 +291,8 @@ void HttpServer::authenticate(const httplib::Request& raw, Request& request, Res
         if (found->disabled) {
           application_.sessions->destroy(found->session.id);
         } else {
-          Identity identity;
-          identity.userId = found->session.userId;
-          identity.username = std::move(found->username);
-          identity.displayName = std::move(found->displayName);
-          identity.roles = std::move(found->roles);
-          identity.permissions = application_.registry.permissionsFor(identity.roles);
-          request.user = std::move(identity);
+          request.user = identityOf(found->session.userId, std::move(found->username),
+                                    std::move(found->displayName), std::move(found->roles));
           sessionId = found->session.id;
         }
       }
@@ -300,7 +301,7 @@ void HttpServer::authenticate(const httplib::Request& raw, Request& request, Res
 
   // CSRF token: bound to the session, or before sign-in to a random pre-session cookie.
   if (!sessionId.empty()) {
-    request.csrfToken = crypto::hmacSha256Hex(application_.secret(), "session:" + sessionId);
+    request.csrfToken = crypto::hmacSha256Hex(secret_, "session:" + sessionId);
   } else {
     std::string presession;
     if (auto cookie = cookieJar.find(cookies::kPresession); cookie != cookieJar.end() && cookie->second.size() >= 32) {
@@ -309,11 +310,11 @@ void HttpServer::authenticate(const httplib::Request& raw, Request& request, Res
       presession = crypto::randomToken(24);
       context.newPresession = presession;
     }
-    request.csrfToken = crypto::hmacSha256Hex(application_.secret(), "pre:" + presession);
+    request.csrfToken = crypto::hmacSha256Hex(secret_, "pre:" + presession);
   }
 
   if (auto flash = cookieJar.find(cookies::kFlash); flash != cookieJar.end()) {
-    request.flash = decodeFlash(flash->second, application_.secret());
+    request.flash = decodeFlash(flash->second, secret_);
     if (request.flash.empty()) request.flash.push_back({"", ""}); // Marks a cookie to clear.
   }
 }
@@ -437,7 +438,7 @@ void HttpServer::writeResponse(const Request& request, Response& response, httpl
   }
   if (!request.anonymous) {
     if (!response.flash.empty()) {
-      out.headers.emplace("Set-Cookie", cookies::setCookie(cookies::kFlash, encodeFlash(response.flash, application_.secret()), secure));
+      out.headers.emplace("Set-Cookie", cookies::setCookie(cookies::kFlash, encodeFlash(response.flash, secret_), secure));
     } else if (!request.flash.empty() && response.status < 300) {
       out.headers.emplace("Set-Cookie", cookies::setCookie(cookies::kFlash, "", secure, 0));
     }

@@ -33,10 +33,15 @@ private:
   void authenticate(const httplib::Request& raw, Request& request, Response& response,
                     std::string& sessionId);
   std::string clientAddress(const httplib::Request& raw) const;
+  /** The Identity of an enabled user with these roles, permissions resolved from the registry. */
+  Identity identityOf(std::int64_t userId, std::string username, std::string displayName,
+                      std::vector<RoleGrant> roles) const;
   void logAccess(const httplib::Request& raw, const httplib::Response& out);
   void writeResponse(const Request& request, Response& response, httplib::Response& out);
 
   Application& application_;
+  /** Read once before any worker thread starts, so threads share it without locking. */
+  const std::string secret_;
   std::unique_ptr<httplib::Server> server_;
   std::unique_ptr<AccessLog> accessLog_;
   int listeningSocket_ = -1;

@@ -79,26 +79,34 @@ std::optional<SessionUser> SessionStore::findWithUser(const std::string& id) {
     ~GiveBack() { pool.give_back(slot); }
   } giveBack{pool, slot};
   soci::session& sql = pool.at(slot);
-  std::optional<SessionUser> found;
-  try {
-    if (!lookups_[slot]) lookups_[slot] = std::make_unique<LookupStatement>(sql);
-    LookupStatement& lookup = *lookups_[slot];
-    lookup.hash = crypto::sha256Hex(id);
-    for (bool row = lookup.statement.execute(true); row; row = lookup.statement.fetch()) {
-      if (!found) {
-        found.emplace();
-        found->session = {id, lookup.userId, lookup.createdAt, lookup.lastSeenAt};
-        found->username = lookup.username;
-        found->displayName = lookup.displayName;
-        found->disabled = lookup.disabled != 0;
-      }
-      if (lookup.roleIndicator == soci::i_ok) found->roles.push_back({lookup.role, lookup.scope});
+  // A statement prepared on a connection that was since reconnected (PostgreSQL restarted)
+  // fails once: prepare it afresh and retry this read before giving up.
+  for (int attempt = 0;; ++attempt) {
+    try {
+      return lookup(sql, slot, id);
+    } catch (...) {
+      lookups_[slot].reset();
+      if (attempt > 0) throw;
     }
-    if (found && expireOrTouch(sql, lookup.hash, found->session)) return std::nullopt;
-  } catch (...) {
-    lookups_[slot].reset(); // The connection may have been lost; prepare afresh next time.
-    throw;
   }
+}
+
+std::optional<SessionUser> SessionStore::lookup(soci::session& sql, std::size_t slot, const std::string& id) {
+  if (!lookups_[slot]) lookups_[slot] = std::make_unique<LookupStatement>(sql);
+  LookupStatement& statement = *lookups_[slot];
+  statement.hash = crypto::sha256Hex(id);
+  std::optional<SessionUser> found;
+  for (bool row = statement.statement.execute(true); row; row = statement.statement.fetch()) {
+    if (!found) {
+      found.emplace();
+      found->session = {id, statement.userId, statement.createdAt, statement.lastSeenAt};
+      found->username = statement.username;
+      found->displayName = statement.displayName;
+      found->disabled = statement.disabled != 0;
+    }
+    if (statement.roleIndicator == soci::i_ok) found->roles.push_back({statement.role, statement.scope});
+  }
+  if (found && expireOrTouch(sql, statement.hash, found->session)) return std::nullopt;
   return found;
 }
 

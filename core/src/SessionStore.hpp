@@ -52,6 +52,8 @@ public:
   void purgeExpired();
 
 private:
+  /** One attempt at findWithUser on the leased connection `slot`. */
+  std::optional<SessionUser> lookup(soci::session& sql, std::size_t slot, const std::string& id);
   /** Deletes the session if expired (true), or refreshes last-seen once a minute. */
   bool expireOrTouch(soci::session& sql, const std::string& hash, SessionInfo& session);
 
