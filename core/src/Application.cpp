@@ -27,6 +27,8 @@ Application::Application(Config configuration) : config(std::move(configuration)
       registry, LayoutSettings{config.server.serviceName, config.server.organisationName,
                                config.server.phase, staticVersion(config.server.staticDir)});
   audit = std::make_unique<SqlAuditLog>(*database);
+  ledger = std::make_unique<ReleaseLedger>(*database);
+  disclosure = std::make_unique<DisclosureService>(*ledger, config.disclosure, "core");
   accounts = std::make_unique<AccountStore>(*database);
   sessions = std::make_unique<SessionStore>(*database, config.sessions.idleMinutes,
                                             config.sessions.absoluteHours);
@@ -38,7 +40,7 @@ Application::Application(Config configuration) : config(std::move(configuration)
     registerCore(*this, core);
   }
   plugins = std::make_unique<PluginLoader>(
-      registry, HostServices{&logger, database.get(), renderer.get(), audit.get()}, logger);
+      registry, HostServices{&logger, database.get(), renderer.get(), audit.get(), ledger.get(), &config.disclosure}, logger);
   plugins->loadAll(config.plugins);
   registry.finalise();
   renderer->validate();

@@ -7,6 +7,7 @@
 #include "JsonLogger.hpp"
 #include "MustacheRenderer.hpp"
 #include "PluginLoader.hpp"
+#include "ReleaseLedger.hpp"
 #include "Registry.hpp"
 #include "SessionStore.hpp"
 #include "SociDatabase.hpp"
@@ -33,6 +34,9 @@ public:
   Registry registry;
   std::unique_ptr<MustacheRenderer> renderer;
   std::unique_ptr<SqlAuditLog> audit;
+  std::unique_ptr<ReleaseLedger> ledger;
+  /** Disclosure control for the core's own figures (and the `suppress` command's policy). */
+  std::unique_ptr<DisclosureService> disclosure;
   std::unique_ptr<AccountStore> accounts;
   std::unique_ptr<SessionStore> sessions;
   std::unique_ptr<SigninThrottle> throttle;

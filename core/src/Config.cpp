@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <fstream>
 #include <set>
@@ -16,15 +17,27 @@ public:
   SectionReader(const std::filesystem::path& file, const toml::table& table, std::string name)
       : file_(file), table_(table), name_(std::move(name)) {}
 
-  void integer(const char* key, auto& target, std::int64_t minimum, std::int64_t maximum) {
+  void integer(const char* key, auto& target, std::int64_t minimum, std::int64_t maximum, const std::string& why = {}) {
     const toml::node* node = take(key);
     if (!node) return;
     const auto value = node->value<std::int64_t>();
     if (!node->is_integer() || !value || *value < minimum || *value > maximum) {
       fail(*node, key, "must be a whole number from " + std::to_string(minimum) + " to " +
-                           std::to_string(maximum));
+                           std::to_string(maximum) + (why.empty() ? "" : " (" + why + ")"));
     }
     target = static_cast<std::remove_reference_t<decltype(target)>>(*value);
+  }
+
+  void oneOf(const char* key, int& target, const std::vector<int>& allowed, const std::string& why) {
+    const toml::node* node = take(key);
+    if (!node) return;
+    const auto value = node->value<std::int64_t>();
+    if (!node->is_integer() || !value || std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
+      std::string list;
+      for (int choice : allowed) list += (list.empty() ? "" : ", ") + std::to_string(choice);
+      fail(*node, key, "must be one of " + list + " (" + why + ")");
+    }
+    target = static_cast<int>(*value);
   }
 
   void boolean(const char* key, bool& target) {
@@ -159,7 +172,7 @@ Config Config::load(const std::filesystem::path& path) {
 
   for (const auto& [key, node] : root) {
     static const std::set<std::string> kSections{"server", "database", "sessions", "signin",
-                                                 "sso",    "log",      "plugins"};
+                                                 "sso",    "log",      "plugins", "disclosure"};
     if (!kSections.contains(std::string(key.str()))) {
       throw ConfigError(path.string() + ":" + std::to_string(node.source().begin.line) + ": [" +
                         std::string(key.str()) + "] is not a known section");
@@ -234,6 +247,15 @@ Config Config::load(const std::filesystem::path& path) {
     throw ConfigError(path.string() + ": sso.enabled needs sso.trusted_proxies and a secret of at "
                       "least 16 characters (sso.secret or the BELONGING_SSO_SECRET variable)");
   }
+
+  // No key here can turn protection off: the threshold has a floor, rounding and hiding zeros
+  // only hide more (DESIGN §6).
+  SectionReader disclosure(absolute, sectionOf(path, root, "disclosure"), "disclosure");
+  disclosure.integer("threshold", config.disclosure.threshold, 5, 1000,
+                     "a group of fewer than 5 people is too small to publish, whatever the setting");
+  disclosure.oneOf("round", config.disclosure.roundTo, {0, 5, 10}, "0 turns rounding off");
+  disclosure.boolean("show_zeros", config.disclosure.showZeros);
+  disclosure.refuseUnknown();
 
   SectionReader log(absolute, sectionOf(path, root, "log"), "log");
   std::string accessLog;

@@ -2,6 +2,8 @@
 // Configuration read from TOML. Every problem is reported as "FILE:LINE: key: what is wrong",
 // because an operator fixing a config on a server has only the message to go on.
 
+#include <belonging/Disclosure.hpp>
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -86,6 +88,7 @@ struct Config {
   SsoConfig sso;
   std::string accessLog = "-"; ///< "-" for standard output, "off", or a file path.
   PluginsConfig plugins;
+  DisclosurePolicy disclosure; ///< [disclosure]: threshold (>= 5), round (0, 5, 10), show_zeros.
 
   /** Reads `path`; throws ConfigError. */
   static Config load(const std::filesystem::path& path);

@@ -1,9 +1,11 @@
 #include "CoreSchema.hpp"
 
+#include "ReleaseLedger.hpp"
+
 namespace belonging {
 
 std::vector<Migration> coreMigrations() {
-  return {{"0001_accounts_sessions_audit", R"SQL(
+  std::vector<Migration> migrations{{"0001_accounts_sessions_audit", R"SQL(
 CREATE TABLE users (
   id ${AUTO_ID},
   username TEXT NOT NULL UNIQUE,
@@ -56,6 +58,8 @@ CREATE TABLE core_secrets (
   secret TEXT NOT NULL
 );
 )SQL", std::nullopt}};
+  for (auto& migration : ReleaseLedger::migrations()) migrations.push_back(std::move(migration));
+  return migrations;
 }
 
 } // namespace belonging

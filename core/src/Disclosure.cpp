@@ -24,8 +24,8 @@
 namespace belonging {
 
 CountTable::CountTable(std::vector<std::size_t> sizes) : sizes_(std::move(sizes)) {
-  if (sizes_.empty() || sizes_.size() > 3) {
-    throw DisclosureError("a table has 1 to 3 dimensions, not " + std::to_string(sizes_.size()));
+  if (sizes_.empty() || sizes_.size() > 6) {
+    throw DisclosureError("a table has 1 to 6 dimensions, not " + std::to_string(sizes_.size()));
   }
   std::size_t cells = 1;
   strides_.assign(sizes_.size(), 1);
@@ -71,23 +71,56 @@ void CountTable::set(const std::vector<std::size_t>& index, std::int64_t count) 
   if (count < 0) throw DisclosureError("a count cannot be negative (" + std::to_string(count) + ")");
   const std::size_t cell = offset(index);
   if (isMargin(cell)) throw DisclosureError("totals are derived from the categories and cannot be set");
+  if (isStructuralZero(cell) && count != 0) throw DisclosureError("a structural zero cannot hold a count");
   const std::int64_t change = count - values_[cell];
-  // Add the change to the cell and to every margin above it: each subset of coordinates
-  // replaced by the total index.
+  forEachMargin(index, [&](std::size_t target) { values_[target] += change; });
+}
+
+void CountTable::forEachMargin(const std::vector<std::size_t>& index, const std::function<void(std::size_t)>& visit) const {
+  // The cell itself and every margin above it: each subset of coordinates replaced by the total.
   const std::size_t dimensions = sizes_.size();
   for (std::size_t mask = 0; mask < (std::size_t{1} << dimensions); ++mask) {
     std::size_t target = 0;
     for (std::size_t d = 0; d < dimensions; ++d) {
       target += ((mask >> d) & 1 ? sizes_[d] : index[d]) * strides_[d];
     }
-    values_[target] += change;
+    visit(target);
   }
+}
+
+std::int64_t roundCount(std::int64_t count, int base) {
+  if (base <= 1) return count;
+  return (count + base / 2) / base * base; // Halves up: counts are never negative.
+}
+
+void CountTable::setStructuralZero(const std::vector<std::size_t>& index) {
+  const std::size_t cell = offset(index);
+  if (isMargin(cell)) throw DisclosureError("only a category cell can be a structural zero, not a total");
+  if (values_[cell] != 0) throw DisclosureError("a structural zero cannot hold a count");
+  if (freeParts_.empty()) {
+    // Each cell starts with every category cell under it free: the product of the sizes of
+    // the dimensions where it is a total.
+    freeParts_.resize(values_.size());
+    for (std::size_t c = 0; c < values_.size(); ++c) {
+      std::uint32_t parts = 1;
+      std::size_t rest = c;
+      for (std::size_t d = 0; d < sizes_.size(); ++d) {
+        if (rest / strides_[d] == sizes_[d]) parts *= static_cast<std::uint32_t>(sizes_[d]);
+        rest %= strides_[d];
+      }
+      freeParts_[c] = parts;
+    }
+  }
+  if (freeParts_[cell] == 0) return;
+  forEachMargin(index, [&](std::size_t target) { --freeParts_[target]; });
 }
 
 std::optional<std::int64_t> SuppressedTable::value(const std::vector<std::size_t>& index) const {
   const std::size_t cell = table_.offset(index);
-  if (status_[cell] != CellStatus::Released) return std::nullopt;
-  return table_.atOffset(cell);
+  if (!isReleased(status_[cell])) return std::nullopt;
+  const std::int64_t count = table_.atOffset(cell);
+  if (status_[cell] == CellStatus::Rounded) return roundCount(count, roundTo_);
+  return count;
 }
 
 std::size_t SuppressedTable::hiddenCells(CellStatus which) const {
@@ -97,7 +130,7 @@ std::size_t SuppressedTable::hiddenCells(CellStatus which) const {
 std::int64_t SuppressedTable::hiddenPeople() const {
   std::int64_t people = 0;
   for (std::size_t cell = 0; cell < status_.size(); ++cell) {
-    if (status_[cell] != CellStatus::Released && !table_.isMargin(cell)) people += table_.atOffset(cell);
+    if (!isReleased(status_[cell]) && !table_.isMargin(cell)) people += table_.atOffset(cell);
   }
   return people;
 }
@@ -156,6 +189,7 @@ public:
           std::vector<std::size_t> corner = part;
           corner[d] = b;
           const std::int64_t value = table_.at(corner);
+          allowed = allowed && !table_.isStructuralZero(table_.offset(corner));
           if (!opposite) {
             std::vector<std::size_t> slice = corner;
             slice[d] = origin_[d];
@@ -247,12 +281,13 @@ private:
           }
         }
         const std::int64_t value = table_.at(corner);
+        const std::size_t cell = table_.offset(corner);
+        if (table_.isStructuralZero(cell)) return false; // Everyone knows it is 0: it cannot move.
         if (positive) {
           if (!inSlice && value < table_.at(slice)) return false;
         } else if (value < threshold_ - value_) {
           upMoveFits = false;
         }
-        const std::size_t cell = table_.offset(corner);
         if (status_[cell] == CellStatus::Released && std::find(cells.begin(), cells.end(), cell) == cells.end()) {
           cells.push_back(cell);
           people += value;
@@ -276,14 +311,22 @@ private:
 
 } // namespace
 
-SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy) {
+void validatePolicy(const DisclosurePolicy& policy) {
   if (policy.threshold < 5) {
     throw DisclosureError("the disclosure threshold must be at least 5, not " + std::to_string(policy.threshold));
   }
+  if (policy.roundTo != 0 && policy.roundTo != 5 && policy.roundTo != 10) {
+    throw DisclosureError("disclosure rounding must be 0 (off), 5 or 10, not " + std::to_string(policy.roundTo));
+  }
+}
+
+SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy) {
+  validatePolicy(policy);
   const std::int64_t k = policy.threshold;
   std::vector<CellStatus> status(table.cellCount(), CellStatus::Released);
   std::vector<std::size_t> primaries;
   for (std::size_t cell = 0; cell < table.cellCount(); ++cell) {
+    if (table.isStructuralZero(cell)) continue; // Public knowledge: always shown, never moved.
     if (!policy.releaseTotals && table.isMargin(cell)) {
       status[cell] = CellStatus::Withheld;
       continue;
@@ -292,17 +335,25 @@ SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy
     if (value >= 1 && value < k) {
       status[cell] = CellStatus::Primary;
       primaries.push_back(cell);
+    } else if (value == 0 && !policy.showZeros) {
+      status[cell] = CellStatus::Withheld;
     }
   }
-  // Without released totals there is nothing to subtract from: primary suppression suffices.
+  // Without released totals there is nothing to subtract from: hiding the cell suffices.
   if (policy.releaseTotals) {
     // Largest first: they need the biggest partners, whose boxes often cover smaller cells too.
     std::stable_sort(primaries.begin(), primaries.end(),
                      [&](std::size_t a, std::size_t b) { return table.atOffset(a) > table.atOffset(b); });
     Protector protector(table, status, k);
-    for (std::size_t primary : primaries) protector.protect(primary);
+    for (std::size_t cell : primaries) protector.protect(cell);
   }
-  return SuppressedTable(table, std::move(status));
+  // Rounding last: it only blurs what is released, so it cannot undo any protection.
+  if (policy.roundTo > 0) {
+    for (auto& cellStatus : status) {
+      if (cellStatus == CellStatus::Released) cellStatus = CellStatus::Rounded;
+    }
+  }
+  return SuppressedTable(table, std::move(status), policy.roundTo);
 }
 
 } // namespace belonging

@@ -4,6 +4,7 @@
 // referenced by static destructors and std::function objects at exit.
 
 #include "Config.hpp"
+#include "DisclosureService.hpp"
 #include "Registry.hpp"
 
 #include <belonging/Host.hpp>
@@ -29,18 +30,22 @@ struct HostServices {
   Database* database = nullptr;
   Renderer* renderer = nullptr;
   AuditLog* audit = nullptr;
+  ReleaseLedger* ledger = nullptr;
+  const DisclosurePolicy* policy = nullptr; ///< The [disclosure] section; must outlive the plugins.
 };
 
 /** The Host given to one plugin. */
 class PluginHost final : public Host {
 public:
   PluginHost(Registry& registry, const HostServices& services, std::string plugin)
-      : registrar_(registry, std::move(plugin)), services_(services) {}
+      : registrar_(registry, plugin), services_(services),
+        disclosure_(*services.ledger, *services.policy, std::move(plugin)) {}
   Registrar& registrar() override { return registrar_; }
   Logger& logger() override { return *services_.logger; }
   Database& database() override { return *services_.database; }
   Renderer& renderer() override { return *services_.renderer; }
   AuditLog& audit() override { return *services_.audit; }
+  DisclosureControl& disclosure() override { return disclosure_; }
   const nlohmann::json& settings() const override { return settings_; }
 
   void closeRegistrar() { registrar_.close(); }
@@ -49,6 +54,7 @@ public:
 private:
   PluginRegistrar registrar_;
   HostServices services_;
+  DisclosureService disclosure_;
   nlohmann::json settings_ = nlohmann::json::object();
 };
 

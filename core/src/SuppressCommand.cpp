@@ -2,6 +2,8 @@
 
 #include <belonging/Disclosure.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <algorithm>
 #include <charconv>
 #include <fstream>
@@ -78,7 +80,8 @@ int runSuppress(const SuppressOptions& options, std::ostream& err) {
     return 2;
   };
   if (options.threshold < 5) return fail("--threshold must be at least 5 (DESIGN §6), not " + std::to_string(options.threshold));
-  if (options.round != 0 && options.round != 5) return fail("--round takes 5 (round released counts to the nearest 5) or is left out");
+  if (options.round != 0 && options.round != 5 && options.round != 10) return fail("--round takes 5 or 10 (round released counts to the nearest 5 or 10) or is left out");
+  if (options.format != "csv" && options.format != "json") return fail("--format takes csv or json, not \"" + options.format + "\"");
   if (options.totals != "auto" && options.totals != "none") return fail("--totals takes auto or none, not \"" + options.totals + "\"");
 
   std::ifstream input(options.input, std::ios::binary);
@@ -137,18 +140,36 @@ int runSuppress(const SuppressOptions& options, std::ostream& err) {
   // 1-D when there is a single category row or column: a table with one column would otherwise
   // repeat each count as its own row total.
   const bool oneColumn = dataCols.size() == 1, oneRow = !oneColumn && dataRows.size() == 1;
-  std::vector<std::size_t> sizes = oneColumn ? std::vector<std::size_t>{dataRows.size()}
-                                   : oneRow  ? std::vector<std::size_t>{dataCols.size()}
-                                             : std::vector<std::size_t>{dataRows.size(), dataCols.size()};
-  CountTable table(sizes);
-  for (std::size_t i = 0; i < dataRows.size(); ++i) {
-    for (std::size_t j = 0; j < dataCols.size(); ++j) {
-      const std::int64_t value = counts[dataRows[i]][dataCols[j]];
-      if (oneColumn) table.set({i}, value);
-      else if (oneRow) table.set({j}, value);
-      else table.set({i, j}, value);
+  auto labels = [&](const std::vector<std::size_t>& list, bool column) {
+    std::vector<std::string> result;
+    for (std::size_t i : list) result.push_back(column ? rows[0][i] : rows[i][0]);
+    return result;
+  };
+  std::vector<Dimension> dimensions;
+  if (!oneRow) dimensions.push_back({rows[0][0].empty() ? "Row" : rows[0][0], labels(dataRows, false), {}, "Total"});
+  if (!oneColumn) dimensions.push_back({"Column", labels(dataCols, true), {}, "Total"});
+  std::optional<Table> built;
+  try {
+    built.emplace(dimensions);
+    for (std::size_t i = 0; i < dataRows.size(); ++i) {
+      for (std::size_t j = 0; j < dataCols.size(); ++j) {
+        std::vector<std::string> cell;
+        if (!oneRow) cell.push_back(rows[dataRows[i]][0]);
+        if (!oneColumn) cell.push_back(rows[0][dataCols[j]]);
+        built->add(cell, counts[dataRows[i]][dataCols[j]]);
+      }
     }
+  } catch (const DisclosureError& error) {
+    return fail(options.input + ": " + error.what());
   }
+  const Table& table = *built;
+  // Positions of a row or column: its category, or the total (one past the categories).
+  auto cellIndex = [&](std::optional<std::size_t> i, std::optional<std::size_t> j) {
+    std::vector<std::size_t> position;
+    if (!oneRow) position.push_back(i.value_or(dataRows.size()));
+    if (!oneColumn) position.push_back(j.value_or(dataCols.size()));
+    return position;
+  };
   // Totals given in the input must be the sums of their parts, or the table is not what it seems.
   auto checkTotal = [&](std::size_t r, std::size_t c, std::int64_t expected) -> std::optional<std::string> {
     if (counts[r][c] == expected) return std::nullopt;
@@ -156,23 +177,17 @@ int runSuppress(const SuppressOptions& options, std::ostream& err) {
            " (" + rows[0][c] + "): the total is " + std::to_string(counts[r][c]) + " but the counts add up to " +
            std::to_string(expected);
   };
-  auto cellIndex = [&](std::optional<std::size_t> i, std::optional<std::size_t> j) {
-    // i, j: category positions, or nullopt for the total.
-    if (oneColumn) return std::vector<std::size_t>{i.value_or(table.total(0))};
-    if (oneRow) return std::vector<std::size_t>{j.value_or(table.total(0))};
-    return std::vector<std::size_t>{i.value_or(table.total(0)), j.value_or(table.total(1))};
-  };
   if (totalCol) {
     for (std::size_t i = 0; i < dataRows.size(); ++i) {
-      if (auto problem = checkTotal(dataRows[i], *totalCol, table.at(cellIndex(i, std::nullopt)))) return fail(*problem);
+      if (auto problem = checkTotal(dataRows[i], *totalCol, table.count(cellIndex(i, std::nullopt)))) return fail(*problem);
     }
   }
   if (totalRow) {
     for (std::size_t j = 0; j < dataCols.size(); ++j) {
-      if (auto problem = checkTotal(*totalRow, dataCols[j], table.at(cellIndex(std::nullopt, j)))) return fail(*problem);
+      if (auto problem = checkTotal(*totalRow, dataCols[j], table.count(cellIndex(std::nullopt, j)))) return fail(*problem);
     }
     if (totalCol) {
-      if (auto problem = checkTotal(*totalRow, *totalCol, table.at(cellIndex(std::nullopt, std::nullopt)))) return fail(*problem);
+      if (auto problem = checkTotal(*totalRow, *totalCol, table.count(cellIndex(std::nullopt, std::nullopt)))) return fail(*problem);
     }
   }
 
@@ -180,38 +195,54 @@ int runSuppress(const SuppressOptions& options, std::ostream& err) {
   // never less), and print the ones the input had.
   DisclosurePolicy policy;
   policy.threshold = options.threshold;
+  policy.roundTo = options.round;
+  policy.showZeros = !options.hideZeros;
   policy.releaseTotals = options.totals == "auto" && (totalRow || totalCol);
-  const SuppressedTable released = suppress(table, policy);
+  const ReleasedTable released = suppress(table, policy);
 
-  std::ostringstream out;
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    for (std::size_t c = 0; c < width; ++c) {
-      if (c > 0) out << ',';
-      if (r == 0 || c == 0) {
-        out << csvField(rows[r][c]);
-        continue;
-      }
-      auto position = [](const std::vector<std::size_t>& list, std::size_t value) -> std::optional<std::size_t> {
-        const auto found = std::find(list.begin(), list.end(), value);
-        if (found == list.end()) return std::nullopt;
-        return static_cast<std::size_t>(found - list.begin());
-      };
-      const auto value = released.value(cellIndex(position(dataRows, r), position(dataCols, c)));
-      if (!value) {
-        out << '*';
-      } else if (options.round == 5) {
-        out << (*value + 2) / 5 * 5;
-      } else {
-        out << *value;
-      }
-    }
-    out << "\n";
+  auto position = [](const std::vector<std::size_t>& list, std::size_t value) -> std::optional<std::size_t> {
+    const auto found = std::find(list.begin(), list.end(), value);
+    if (found == list.end()) return std::nullopt;
+    return static_cast<std::size_t>(found - list.begin());
+  };
+  auto figureAt = [&](std::size_t r, std::size_t c) { return released.figure(cellIndex(position(dataRows, r), position(dataCols, c))); };
+
+  std::size_t primary = 0, secondary = 0;
+  std::int64_t peopleHidden = 0;
+  for (const auto& cell : table.allPositions()) {
+    const CellStatus status = released.status(cell);
+    primary += status == CellStatus::Primary ? 1U : 0U;
+    secondary += status == CellStatus::Secondary ? 1U : 0U;
+    bool category = true;
+    for (std::size_t d = 0; d < cell.size(); ++d) category = category && table.positions(d)[cell[d]].kind == Position::Kind::Category;
+    if (category && !isReleased(status)) peopleHidden += table.count(cell);
   }
 
-  err << "cells hidden: " << released.hiddenCells(CellStatus::Primary) + released.hiddenCells(CellStatus::Secondary)
-      << " (primary " << released.hiddenCells(CellStatus::Primary) << ", secondary "
-      << released.hiddenCells(CellStatus::Secondary) << "); people in hidden cells: " << released.hiddenPeople()
-      << "; threshold " << options.threshold << (options.round == 5 ? "; released counts rounded to the nearest 5" : "")
+  std::ostringstream out;
+  if (options.format == "json") {
+    nlohmann::json document{{"threshold", policy.threshold}, {"round", policy.roundTo}, {"columns", nlohmann::json::array()},
+                            {"rows", nlohmann::json::array()},
+                            {"summary", {{"primary", primary}, {"secondary", secondary}, {"people_hidden", peopleHidden}}}};
+    for (std::size_t c = 1; c < width; ++c) document["columns"].push_back(rows[0][c]);
+    for (std::size_t r = 1; r < rows.size(); ++r) {
+      nlohmann::json cells = nlohmann::json::array();
+      for (std::size_t c = 1; c < width; ++c) cells.push_back(toJson(figureAt(r, c)));
+      document["rows"].push_back({{"label", rows[r][0]}, {"cells", std::move(cells)}});
+    }
+    out << document.dump(2) << "\n";
+  } else {
+    for (std::size_t r = 0; r < rows.size(); ++r) {
+      for (std::size_t c = 0; c < width; ++c) {
+        if (c > 0) out << ',';
+        out << (r == 0 || c == 0 ? csvField(rows[r][c]) : csvText(figureAt(r, c)));
+      }
+      out << "\n";
+    }
+  }
+
+  err << "cells hidden: " << primary + secondary << " (primary " << primary << ", secondary " << secondary
+      << "); people in hidden cells: " << peopleHidden << "; threshold " << options.threshold
+      << (options.round ? "; released counts rounded to the nearest " + std::to_string(options.round) : std::string())
       << "\n";
 
   // Written only once everything succeeded, and atomically, so a failure never leaves half a file.

@@ -10,7 +10,9 @@ struct SuppressOptions {
   std::string input;
   std::string output;        ///< Empty: standard output.
   int threshold = 11;
-  int round = 0;             ///< 0, or 5 to round released counts to the nearest 5.
+  int round = 0;             ///< 0, or 5 or 10 to round released counts.
+  bool hideZeros = false;    ///< Show counts of 0 as "*".
+  std::string format = "csv"; ///< "csv" (hidden cells "*") or "json" (value null plus status).
   std::string totals = "auto"; ///< "auto": release the totals the input has; "none": release none.
 };
 

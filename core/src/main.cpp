@@ -175,7 +175,9 @@ int main(int argc, char** argv) {
   suppressCommand->add_option("-o,--output", suppressOptions.output, "Write here instead of standard output");
   suppressCommand->add_option("--threshold", suppressOptions.threshold, "k: counts 1 to k-1 are hidden (at least 5)")
       ->capture_default_str();
-  suppressCommand->add_option("--round", suppressOptions.round, "5: round released counts to the nearest 5");
+  suppressCommand->add_option("--round", suppressOptions.round, "5 or 10: round released counts to the nearest 5 or 10");
+  suppressCommand->add_flag("--hide-zeros", suppressOptions.hideZeros, "Show counts of 0 as * too");
+  suppressCommand->add_option("--format", suppressOptions.format, "csv (hidden cells as *) or json (value null plus a status)");
   suppressCommand->add_option("--totals", suppressOptions.totals, "auto: release the totals the input has; none: release none")
       ->capture_default_str();
 

@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 using namespace belonging::testing;
 
@@ -72,5 +73,38 @@ TEST_CASE("suppress refuses bad input naming the row and column, writing nothing
   const auto low = suppressCsv("Band,White\nBand 5,40\n", {"--threshold", "3"});
   CHECK(low.result.exitCode == 2);
   CHECK(low.result.err.find("--threshold must be at least 5") != std::string::npos);
-  CHECK(suppressCsv("Band,White\nBand 5,40\n", {"--round", "10"}).result.exitCode == 2);
+  const auto badRound = suppressCsv("Band,White\nBand 5,40\n", {"--round", "7"});
+  CHECK(badRound.result.exitCode == 2);
+  CHECK(badRound.result.err.find("--round takes 5 or 10") != std::string::npos);
+  const auto badFormat = suppressCsv("Band,White\nBand 5,40\n", {"--format", "xml"});
+  CHECK(badFormat.result.err.find("--format takes csv or json, not \"xml\"") != std::string::npos);
+  const auto twice = suppressCsv("Band,White,BME\nBand 5,40,3\nBand 5,30,25\n");
+  CHECK(twice.result.exitCode == 2);
+  CHECK(twice.result.err.find("lists a category twice") != std::string::npos);
+  CHECK_FALSE(twice.wroteOutput);
+}
+
+TEST_CASE("suppress --format json gives null and a status for every hidden cell", "[integration][cli][disclosure]") {
+  const auto run = suppressCsv("Band,White,BME,Total\nBand 5,40,3,43\nBand 6,30,25,55\nBand 7,20,12,32\nTotal,90,40,130\n",
+                               {"--format", "json"});
+  REQUIRE(run.result.exitCode == 0);
+  const auto document = nlohmann::json::parse(run.output);
+  CHECK(document["threshold"] == 11);
+  CHECK(document["columns"] == nlohmann::json({"White", "BME", "Total"}));
+  const auto& band5 = document["rows"][0];
+  CHECK(band5["label"] == "Band 5");
+  CHECK(band5["cells"][1] == nlohmann::json({{"value", nullptr}, {"status", "primary"}, {"reason", "fewer than 11 people"}}));
+  CHECK(band5["cells"][0]["value"].is_null());
+  CHECK(band5["cells"][0]["status"] == "secondary");
+  CHECK(band5["cells"][2] == nlohmann::json({{"value", 43}, {"status", "released"}}));
+  CHECK(document["summary"]["people_hidden"] == 75);
+}
+
+TEST_CASE("suppress rounds in the engine and can hide zeros", "[integration][cli][disclosure]") {
+  const auto run = suppressCsv("Group,Count\nA,42\nB,0\nC,33\n", {"--round", "5", "--hide-zeros", "--format", "json"});
+  REQUIRE(run.result.exitCode == 0);
+  const auto document = nlohmann::json::parse(run.output);
+  CHECK(document["rows"][0]["cells"][0] == nlohmann::json({{"value", 40}, {"status", "rounded"}}));
+  CHECK(document["rows"][1]["cells"][0]["status"] == "withheld");
+  CHECK(document["rows"][2]["cells"][0]["value"] == 35);
 }

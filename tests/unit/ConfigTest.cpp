@@ -72,3 +72,22 @@ TEST_CASE("a missing config file is an error naming it", "[core][config]") {
   CHECK_THROWS_WITH(Config::load("/nonexistent/belonging.toml"),
                     "/nonexistent/belonging.toml: cannot read the configuration file");
 }
+
+TEST_CASE("the [disclosure] policy is read, and a threshold below 5 is refused", "[core][config][disclosure]") {
+  testing::TempDirectory dir;
+  const std::string file = (dir / "belonging.toml").string();
+  const Config defaults = Config::load(write(dir, "[server]\n"));
+  CHECK(defaults.disclosure.threshold == 11);
+  CHECK(defaults.disclosure.roundTo == 0);
+  CHECK(defaults.disclosure.showZeros);
+  const Config config = Config::load(write(dir, "[disclosure]\nthreshold = 20\nround = 5\nshow_zeros = false\n"));
+  CHECK(config.disclosure.threshold == 20);
+  CHECK(config.disclosure.roundTo == 5);
+  CHECK_FALSE(config.disclosure.showZeros);
+  CHECK(errorFor(dir, "[disclosure]\nthreshold = 4\n") ==
+        file + ":2: disclosure.threshold must be a whole number from 5 to 1000 (a group of fewer than 5 people "
+               "is too small to publish, whatever the setting)");
+  CHECK(errorFor(dir, "[disclosure]\nround = 3\n") == file + ":2: disclosure.round must be one of 0, 5, 10 (0 turns rounding off)");
+  CHECK(errorFor(dir, "[disclosure]\nenabled = false\n") ==
+        file + ":2: disclosure.enabled is not a known setting in [disclosure]");
+}

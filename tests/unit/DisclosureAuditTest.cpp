@@ -18,6 +18,7 @@
 
 using namespace belonging;
 using belonging::testing::AuditExactness;
+using belonging::testing::AuditRanges;
 using belonging::testing::auditTable;
 using belonging::testing::formatTable;
 using belonging::testing::TableAudit;
@@ -63,6 +64,27 @@ SuppressedTable suppressAndAudit(const CountTable& table, const DisclosurePolicy
 std::size_t hiddenTotal(const SuppressedTable& released) {
   return released.hiddenCells(CellStatus::Primary) + released.hiddenCells(CellStatus::Secondary) +
          released.hiddenCells(CellStatus::Withheld);
+}
+
+/**
+ * Why a Verdict audit disagrees with the Full one, or empty: it must reach the same verdict,
+ * the same least values, and greatest values that are either exact or consistent values of at
+ * least k no greater than the exact ones.
+ */
+std::string verdictDisagreement(const TableAudit& full, const TableAudit& verdict, std::int64_t k) {
+  if (full.passed() != verdict.passed()) return "the Verdict audit reaches the other verdict";
+  if (full.ranges.size() != verdict.ranges.size()) return "the Verdict audit has another number of ranges";
+  for (std::size_t i = 0; i < full.ranges.size(); ++i) {
+    const auto& exact = full.ranges[i];
+    const auto& quick = verdict.ranges[i];
+    const auto atLeastK = static_cast<double>(k) - 1e-6;
+    const bool sameMin = std::abs(exact.min - quick.min) < 1e-6;
+    const bool maxAgrees = quick.maxExact || quick.unbounded
+                               ? quick.unbounded == exact.unbounded && (exact.unbounded || std::abs(exact.max - quick.max) < 1e-6)
+                               : quick.max >= atLeastK && (exact.unbounded || quick.max <= exact.max + 1e-6);
+    if (!sameMin || !maxAgrees || quick.safe != exact.safe) return "the Verdict range of " + exact.cell + " disagrees";
+  }
+  return "";
 }
 
 // ---- random tables -------------------------------------------------------------------------
@@ -118,7 +140,7 @@ void auditRandomTables(int dimensions, std::uint32_t count) {
   const auto started = std::chrono::steady_clock::now();
   std::size_t failures = 0, cells = 0, primary = 0, secondary = 0, secondaryMargins = 0;
   std::int64_t people = 0, primaryPeople = 0, secondaryPeople = 0;
-  std::size_t tablesWithSecondary = 0, crossChecked = 0, relaxationDiffers = 0;
+  std::size_t tablesWithSecondary = 0, crossChecked = 0, relaxationDiffers = 0, verdictChecked = 0;
   for (std::uint32_t i = 0; i < count; ++i) {
     const std::uint32_t seed = firstSeed + i;
     const RandomCase random = randomCase(seed, dimensions);
@@ -129,12 +151,12 @@ void auditRandomTables(int dimensions, std::uint32_t count) {
       if (!audit.passed()) failure = explain(released, audit);
       // Cross-check the solver: the relaxation's range contains the integer one, and equals it
       // for 1-D and 2-D tables (total unimodularity).
-      if (audit.passed() && i % 8 == 0 && !audit.primaries.empty()) {
+      if (audit.passed() && i % 8 == 0 && !audit.ranges.empty()) {
         ++crossChecked;
         const TableAudit relaxed = auditTable(released, random.policy, AuditExactness::Relaxation);
-        for (std::size_t p = 0; p < audit.primaries.size() && failure.empty(); ++p) {
-          const auto& exact = audit.primaries[p];
-          const auto& lp = relaxed.primaries.at(p);
+        for (std::size_t p = 0; p < audit.ranges.size() && failure.empty(); ++p) {
+          const auto& exact = audit.ranges[p];
+          const auto& lp = relaxed.ranges.at(p);
           const bool sameMin = std::abs(lp.min - exact.min) < 1e-6;
           const bool sameMax = lp.unbounded == exact.unbounded && (lp.unbounded || std::abs(lp.max - exact.max) < 1e-6);
           const bool contains = lp.min <= exact.min + 1e-6 && (lp.unbounded || (!exact.unbounded && lp.max >= exact.max - 1e-6));
@@ -143,6 +165,15 @@ void auditRandomTables(int dimensions, std::uint32_t count) {
             failure = "auditor: linear and integer ranges disagree for " + exact.cell + "\n" +
                       explain(released, audit) + "relaxation:\n" + relaxed.describe();
         }
+      }
+      // Cross-check the Verdict audit (moves found without a solver, then feasibility programs)
+      // against the full ranges.
+      if (i % 4 == 1 && failure.empty()) {
+        ++verdictChecked;
+        const TableAudit verdict = auditTable(released, random.policy, AuditExactness::Integer, AuditRanges::Verdict);
+        const std::string disagreement = verdictDisagreement(audit, verdict, random.policy.threshold);
+        if (!disagreement.empty())
+          failure = "auditor: " + disagreement + "\n" + explain(released, audit) + "verdict:\n" + verdict.describe();
       }
       const CountTable& table = released.shape();
       for (std::size_t offset = 0; offset < table.cellCount(); ++offset) {
@@ -180,7 +211,8 @@ void auditRandomTables(int dimensions, std::uint32_t count) {
           << " tables; people " << people << ", in primary cells " << primaryPeople
           << ", hidden by secondary suppression " << secondaryPeople << "; " << crossChecked
           << " tables cross-checked against linear programs (" << relaxationDiffers
-          << " primary ranges wider there); " << failures << " failed";
+          << " primary ranges wider there), " << verdictChecked << " against Verdict audits; " << failures
+          << " failed";
   WARN(economy.str());
   REQUIRE(failures == 0);
 }
@@ -274,10 +306,10 @@ TEST_CASE("disclosure audit: catches a small count worked out by subtraction", "
     const TableAudit audit = auditTable(bad, policy);
     INFO(explain(bad, audit));
     REQUIRE_FALSE(audit.passed());
-    REQUIRE(audit.primaries.size() == 1);
-    CHECK(audit.primaries[0].min == 3);
-    CHECK(audit.primaries[0].max == 3);
-    CHECK_FALSE(audit.primaries[0].safe);
+    REQUIRE(audit.ranges.size() == 1);
+    CHECK(audit.ranges[0].min == 3);
+    CHECK(audit.ranges[0].max == 3);
+    CHECK_FALSE(audit.ranges[0].safe);
   }
   SECTION("1-D, one more cell hidden, whose value caps the range below k") {
     // 3 and 5 hidden, total 38: the 3 lies in [0, 8].
@@ -285,16 +317,16 @@ TEST_CASE("disclosure audit: catches a small count worked out by subtraction", "
     const TableAudit audit = auditTable(bad, policy);
     INFO(explain(bad, audit));
     REQUIRE_FALSE(audit.passed());
-    CHECK(audit.primaries.at(0).min == 0);
-    CHECK(audit.primaries.at(0).max == 8);
+    CHECK(audit.ranges.at(0).min == 0);
+    CHECK(audit.ranges.at(0).max == 8);
   }
   SECTION("1-D, a secondary cell: passes") {
     const SuppressedTable good(table1({3, 20, 30}), {S::Primary, S::Secondary, S::Released, S::Released});
     const TableAudit audit = auditTable(good, policy);
     INFO(explain(good, audit));
     REQUIRE(audit.passed());
-    CHECK(audit.primaries.at(0).min == 0);
-    CHECK(audit.primaries.at(0).max == 23);
+    CHECK(audit.ranges.at(0).min == 0);
+    CHECK(audit.ranges.at(0).max == 23);
   }
   SECTION("2-D, an incomplete rectangle") {
     // Row 0 and column 0 each have a second hidden cell, but (1,0) is alone in row 1.
@@ -307,14 +339,14 @@ TEST_CASE("disclosure audit: catches a small count worked out by subtraction", "
     const TableAudit audit = auditTable(bad, policy);
     INFO(explain(bad, audit));
     REQUIRE_FALSE(audit.passed());
-    CHECK(audit.primaries.at(0).min == 3);
+    CHECK(audit.ranges.at(0).min == 3);
     status[table.offset({1, 1})] = S::Secondary; // complete the rectangle
     const SuppressedTable good(table, status);
     const TableAudit fixed = auditTable(good, policy);
     INFO(explain(good, fixed));
     CHECK(fixed.passed());
-    CHECK(fixed.primaries.at(0).min == 0);
-    CHECK(fixed.primaries.at(0).max == 23);
+    CHECK(fixed.ranges.at(0).min == 0);
+    CHECK(fixed.ranges.at(0).max == 23);
   }
   SECTION("3-D, a rectangle within one slice is not enough") {
     // Enough in 2-D, but the line through the primary cell along dimension 0 pins it: 3 = 28 - 25.
@@ -327,8 +359,8 @@ TEST_CASE("disclosure audit: catches a small count worked out by subtraction", "
       const TableAudit audit = auditTable(bad, policy, exactness);
       INFO(explain(bad, audit));
       REQUIRE_FALSE(audit.passed());
-      CHECK(audit.primaries.at(0).min == 3);
-      CHECK(audit.primaries.at(0).max == 3);
+      CHECK(audit.ranges.at(0).min == 3);
+      CHECK(audit.ranges.at(0).max == 3);
     }
   }
   SECTION("3-D, where only integers show the cell is never 0") {
@@ -348,10 +380,10 @@ TEST_CASE("disclosure audit: catches a small count worked out by subtraction", "
     const SuppressedTable bad(table, status);
     const DisclosurePolicy five{.threshold = 5};
     auto rangeOf = [](const TableAudit& audit, const std::string& cell) {
-      for (const auto& range : audit.primaries)
+      for (const auto& range : audit.ranges)
         if (range.cell == cell) return range;
       FAIL("no primary " << cell);
-      return belonging::testing::PrimaryRange{};
+      return belonging::testing::ProtectedRange{};
     };
     const TableAudit exact = auditTable(bad, five, AuditExactness::Integer);
     const TableAudit relaxed = auditTable(bad, five, AuditExactness::Relaxation);

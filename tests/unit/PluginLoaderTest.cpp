@@ -21,7 +21,9 @@ struct LoaderEnvironment {
   Registry registry;
   MustacheRenderer renderer{registry, {}};
   SqlAuditLog audit{database};
-  PluginLoader loader{registry, {&logger, &database, &renderer, &audit}, logger};
+  ReleaseLedger ledger{database};
+  DisclosurePolicy policy;
+  PluginLoader loader{registry, {&logger, &database, &renderer, &audit, &ledger, &policy}, logger};
 
   LoaderEnvironment() {
     logger.setQuiet(true);

@@ -14,7 +14,9 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -22,19 +24,31 @@
 
 namespace belonging {
 
-/** Disclosure policy. The threshold is never below 5 (DESIGN §6); 11 is NHS Staff Survey practice. */
+/**
+ * Disclosure policy, from the [disclosure] section of the configuration. The threshold is never
+ * below 5 (DESIGN §6); 11 is NHS Staff Survey practice. Nothing here can switch protection off:
+ * every field only chooses how much more to hide or how to show what is released.
+ */
 struct DisclosurePolicy {
-  int threshold = 11;      ///< k: counts 1..k-1 are not released.
+  int threshold = 11;        ///< k: counts 1..k-1 are not released.
+  int roundTo = 0;           ///< 0, or 5 or 10: released counts are rounded to the nearest multiple.
+  bool showZeros = true;     ///< Whether a count of 0 is shown (false: Withheld).
   bool releaseTotals = true; ///< Whether margins (row, column, grand totals) are released.
 };
 
-/** Why a cell is or is not released. */
+/** Why a figure is or is not released. */
 enum class CellStatus {
-  Released,  ///< Shown as is.
-  Primary,   ///< Counts 1..k-1 people.
-  Secondary, ///< Hidden so that a primary cell cannot be worked out by subtraction.
-  Withheld,  ///< A margin the policy does not publish (releaseTotals = false).
+  Released,       ///< Shown as is.
+  Rounded,        ///< Shown, rounded to the nearest policy.roundTo.
+  Primary,        ///< Counts 1..k-1 people.
+  Secondary,      ///< Hidden so that a primary cell cannot be worked out by subtraction.
+  Differencing,   ///< Held back: the release differs from one already made by 1..k-1 people (the ledger).
+  RateSuppressed, ///< A rate, mean or likelihood with a count in it that is not releasable.
+  Withheld,       ///< Not published by policy: margins when releaseTotals is false, zeros when showZeros is false.
 };
+
+/** Whether a figure with this status is shown (Released or Rounded). */
+constexpr bool isReleased(CellStatus status) { return status == CellStatus::Released || status == CellStatus::Rounded; }
 
 /** A bad table or policy, in words that name what is wrong. */
 class DisclosureError : public std::invalid_argument {
@@ -49,7 +63,10 @@ public:
  */
 class CountTable {
 public:
-  /** `sizes[d]` categories in dimension d; 1 to 3 dimensions, each with at least one category. */
+  /**
+   * `sizes[d]` categories in dimension d; 1 to 6 dimensions (3 for people to read, more when
+   * hierarchical dimensions are embedded), each with at least one category.
+   */
   explicit CountTable(std::vector<std::size_t> sizes);
 
   std::size_t dimensions() const { return sizes_.size(); }
@@ -70,24 +87,37 @@ public:
   std::vector<std::size_t> index(std::size_t offset) const;
   /** Whether the cell is a margin (some coordinate is a total). */
   bool isMargin(std::size_t offset) const;
+  /**
+   * Marks a category cell as a structural zero: a combination that cannot occur and that
+   * everyone knows is 0 (band 7 in cluster "AfC 1-4"). It stays 0, is always released, and
+   * suppression never moves it. Hierarchical tables are built on these (see Table).
+   */
+  void setStructuralZero(const std::vector<std::size_t>& index);
+  /** A structural zero, or a margin over structural zeros only. */
+  bool isStructuralZero(std::size_t offset) const { return !freeParts_.empty() && freeParts_[offset] == 0; }
+
+  /** Calls visit(offset) for the category cell at `index` and every margin above it. */
+  void forEachMargin(const std::vector<std::size_t>& index, const std::function<void(std::size_t)>& visit) const;
 
 private:
   std::vector<std::size_t> sizes_;
   std::vector<std::size_t> strides_;
   std::vector<std::int64_t> values_;
+  std::vector<std::uint32_t> freeParts_; ///< Per cell, category cells under it that are not structural zeros.
 };
 
 /** A table after disclosure control: each cell's status, and its value only if released. */
 class SuppressedTable {
 public:
-  SuppressedTable(CountTable table, std::vector<CellStatus> status)
-      : table_(std::move(table)), status_(std::move(status)) {}
+  SuppressedTable(CountTable table, std::vector<CellStatus> status, int roundTo = 0)
+      : table_(std::move(table)), status_(std::move(status)), roundTo_(roundTo) {}
 
   const CountTable& shape() const { return table_; }
   CellStatus status(const std::vector<std::size_t>& index) const { return status_[table_.offset(index)]; }
   CellStatus statusAt(std::size_t offset) const { return status_[offset]; }
-  /** The count if released; std::nullopt if hidden. */
+  /** The count if released (rounded when the status is Rounded); std::nullopt if hidden. */
   std::optional<std::int64_t> value(const std::vector<std::size_t>& index) const;
+  /** Cells with this status (margins included). */
   std::size_t hiddenCells(CellStatus which) const;
   /** People in hidden category cells (margins not counted), for summaries. */
   std::int64_t hiddenPeople() const;
@@ -95,12 +125,183 @@ public:
 private:
   CountTable table_;
   std::vector<CellStatus> status_;
+  int roundTo_ = 0;
 };
 
 /**
- * Applies primary and, where totals are released, secondary suppression. Throws
- * DisclosureError for a threshold below 5.
+ * Applies primary and, where totals are released, secondary suppression, then the policy's
+ * zeros and rounding. Throws DisclosureError for a bad policy (threshold below 5, rounding
+ * other than 0, 5 or 10).
  */
 SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy);
+
+/** `count` rounded to the nearest multiple of `base` (halves up); unchanged for base 0. */
+std::int64_t roundCount(std::int64_t count, int base);
+
+/** Throws DisclosureError naming the field if the policy is not allowed. */
+void validatePolicy(const DisclosurePolicy& policy);
+
+// ---------------------------------------------------------------------------------------------
+// Tables people read: labelled, optionally hierarchical, with records for the release ledger.
+// Plugins build a Table and release it through host.disclosure() (Host.hpp), which applies the
+// configured policy and the ledger; they never call suppress() on their own figures.
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * A dimension of a Table: its categories in display order and, optionally, a group for each
+ * category (pay band -> band cluster, directorate -> division), which adds a released
+ * subtotal per group. Every group's categories must be listed together.
+ */
+struct Dimension {
+  std::string name;                    ///< "Pay band"
+  std::vector<std::string> categories; ///< "Band 5", "Band 6", ...
+  std::vector<std::string> groups;     ///< Empty, or one group label per category ("AfC 5-7").
+  std::string totalLabel = "Total";
+};
+
+/** One position along a dimension of a Table: a category, a group's subtotal, or the total. */
+struct Position {
+  enum class Kind { Category, Group, Total };
+  Kind kind = Kind::Category;
+  std::string label;
+  int depth = 0; ///< 1 for a category inside a group (indent it), else 0.
+};
+
+/**
+ * Counts over one to three labelled dimensions. Cells are addressed by position: along each
+ * dimension, positions() lists each group's subtotal followed by its categories (or just the
+ * categories when ungrouped), then the total. Totals and subtotals are derived.
+ */
+class Table {
+public:
+  /** Throws DisclosureError for no or more than three dimensions, empty or repeated labels, or bad groups. */
+  explicit Table(std::vector<Dimension> dimensions);
+
+  const std::vector<Dimension>& dimensions() const { return dimensions_; }
+  const std::vector<Position>& positions(std::size_t dimension) const { return positions_.at(dimension); }
+
+  /** Adds `count` people to the category cell named by one category label per dimension. */
+  void add(const std::vector<std::string>& categories, std::int64_t count = 1);
+  /**
+   * Adds one person, by the stable id of their record (a membership row, a submission), so the
+   * release ledger can tell whether a later release differs from this one by fewer than k.
+   */
+  void addRecord(std::uint32_t record, const std::vector<std::string>& categories);
+  bool hasRecords() const { return !records_.empty(); }
+
+  /** The true count at a position (one position index per dimension). */
+  std::int64_t count(const std::vector<std::size_t>& position) const;
+  /** Every cell's position, row-major over positions(). */
+  std::vector<std::vector<std::size_t>> allPositions() const;
+  /** Each cell's record ids (sorted, distinct), in allPositions() order; empty without records. */
+  std::vector<std::vector<std::uint32_t>> recordsByCell() const;
+  /** "Pay band=AfC 5-7; Ethnicity=BME": a cell, for ledger entries and messages. */
+  std::string describe(const std::vector<std::size_t>& position) const;
+
+  /** The flat engine table (hierarchies embedded as extra dimensions with structural zeros). */
+  const CountTable& flat() const { return flat_; }
+  /** The flat offset of a position. */
+  std::size_t flatOffset(const std::vector<std::size_t>& position) const;
+
+private:
+  std::vector<std::size_t> flatIndex(const std::vector<std::size_t>& position) const;
+  std::vector<std::size_t> categoryIndex(const std::vector<std::string>& categories) const;
+
+  struct Axis {                                   // How one dimension maps onto flat dimensions.
+    bool grouped = false;
+    std::size_t firstFlat = 0;                    // Its first flat dimension.
+    std::vector<std::size_t> groupOf;             // Category -> group index.
+    std::vector<std::size_t> groupCount;          // Categories per group.
+    std::vector<std::pair<Position::Kind, std::size_t>> at; // Position -> (kind, category or group).
+  };
+  std::vector<Dimension> dimensions_;
+  std::vector<std::vector<Position>> positions_;
+  std::vector<Axis> axes_;
+  CountTable flat_;
+  std::vector<std::vector<std::uint32_t>> records_; // Per flat category cell, when records are used.
+};
+
+/**
+ * A released figure: a count, a rate, a mean or a relative likelihood, with its status. The
+ * value is present only when the figure is released.
+ */
+struct Figure {
+  enum class Kind { Count, Percentage, Mean, Ratio };
+  Kind kind = Kind::Count;
+  CellStatus status = CellStatus::Released;
+  std::optional<double> value;
+  std::string reason; ///< Why it is hidden, in words for the reader; empty when released.
+  bool released() const { return isReleased(status); }
+};
+
+/** A Table after disclosure control. */
+class ReleasedTable {
+public:
+  ReleasedTable(Table table, SuppressedTable suppressed, DisclosurePolicy policy)
+      : table_(std::move(table)), suppressed_(std::move(suppressed)), policy_(policy) {}
+
+  const Table& table() const { return table_; }
+  const DisclosurePolicy& policy() const { return policy_; }
+  CellStatus status(const std::vector<std::size_t>& position) const;
+  /** The released count (rounded if the policy rounds), or std::nullopt. */
+  std::optional<std::int64_t> value(const std::vector<std::size_t>& position) const;
+  /** The cell as a Figure, with the reason when hidden. */
+  Figure figure(const std::vector<std::size_t>& position) const;
+  /** Cells (of this table's positions) with the status. */
+  std::size_t cells(CellStatus status) const;
+  /** The flat engine result, for auditing. */
+  const SuppressedTable& flat() const { return suppressed_; }
+
+private:
+  Table table_;
+  SuppressedTable suppressed_;
+  DisclosurePolicy policy_;
+};
+
+/** Applies the policy to a Table (no ledger: DisclosureControl::release adds that). */
+ReleasedTable suppress(const Table& table, const DisclosurePolicy& policy);
+
+/**
+ * The whole table held back: every cell Differencing. What the ledger gives when any cell of
+ * at least k people differs from a figure already released by 1 to k-1 people. Holding back
+ * only the cells that changed would not do: which cells are hidden, or the earlier value of a
+ * cell hidden now, would point at the change.
+ */
+ReleasedTable holdBack(const Table& table, const DisclosurePolicy& policy);
+
+/**
+ * Rates (DESIGN §6): a rate is released only when every count in it is released; it is
+ * computed from the released counts (so from rounded ones when the policy rounds). Otherwise
+ * it is RateSuppressed, with the reason. A rate over an empty group is RateSuppressed too.
+ */
+Figure percentage(const Figure& numerator, const Figure& denominator);
+/** WRES-style relative likelihood: (aEvents / aTotal) / (bEvents / bTotal). */
+Figure relativeLikelihood(const Figure& aEvents, const Figure& aTotal, const Figure& bEvents, const Figure& bTotal);
+/** A mean (an engagement score) over `respondents` people: released when that count is. */
+Figure mean(double value, const Figure& respondents);
+
+/** "released", "rounded", "primary", "secondary", "differencing", "rate-suppressed", "withheld". */
+const char* statusName(CellStatus status);
+
+/**
+ * How to show a figure. `text` is what is seen ("42", "40", "fewer than 11", "*", "12.5%");
+ * `hint` is extra words for screen readers, shown visually hidden (nhsuk-u-visually-hidden),
+ * empty when the text says it all.
+ */
+struct FigureText {
+  std::string text;
+  std::string hint;
+};
+FigureText displayText(const Figure& figure, const DisclosurePolicy& policy);
+/**
+ * For templates: {"text", "hint", "hidden", "status"}. The core template "core/figure" renders
+ * it with the hint visually hidden; put the result in a cell with {{{figure}}}:
+ *   cell["figure"] = host.renderer().render("core/figure", belonging::templateData(figure, policy));
+ */
+nlohmann::json templateData(const Figure& figure, const DisclosurePolicy& policy);
+/** For CSV: the value, or "*" when hidden. */
+std::string csvText(const Figure& figure);
+/** For JSON APIs: {"value": 42 | null, "status": "released" | ...}. */
+nlohmann::json toJson(const Figure& figure);
 
 } // namespace belonging

@@ -3,6 +3,7 @@
 // reference; it never reaches for globals, so the same plugin code runs in tests with a
 // host built for the test.
 
+#include <belonging/Disclosure.hpp>
 #include <belonging/Registrar.hpp>
 #include <belonging/Request.hpp>
 #include <belonging/Response.hpp>
@@ -77,6 +78,43 @@ public:
                       std::string_view detail = {}) = 0;
 };
 
+/** What a release is of: the ledger compares releases with the same measure and period. */
+struct ReleaseScope {
+  std::string measure;    ///< "membership": stable, one per kind of figure (the plugin's name is prefixed).
+  std::string period;     ///< "2026-11", "wave:3": releases are compared within a period.
+  std::string population; ///< The filter in words ("network=lgbtq"), recorded with each release.
+};
+
+/**
+ * Disclosure control (DESIGN §6): the only way a plugin releases a count, percentage or
+ * indicator about people, in pages, exports and APIs alike. It applies the configured
+ * [disclosure] policy, which no role, flag or parameter can change.
+ *
+ *   belonging::Table table({{"Network", {"LGBTQ+", "Disability"}}, {"Kind", {"Member", "Ally"}}});
+ *   for (auto& row : memberships) table.addRecord(row.id, {row.network, row.kind});
+ *   auto released = host.disclosure().release(table, {"membership", "2026-11", "all networks"});
+ *   auto figure = released.figure({0, 1});         // status + value (if released) + reason
+ *   belonging::displayText(figure, released.policy()); // "fewer than 11", "*", "42"
+ */
+class DisclosureControl {
+public:
+  virtual ~DisclosureControl() = default;
+  virtual const DisclosurePolicy& policy() const = 0;
+  /**
+   * Suppresses the table and applies the release ledger: if any cell of at least k people
+   * differs by 1 to k-1 people from a figure already released for the same measure and
+   * period, the whole table is held back (every cell Differencing) until at least k have
+   * changed; otherwise what is released is recorded. Build the table with Table::addRecord
+   * (a stable id per person or submission); throws DisclosureError otherwise.
+   */
+  virtual ReleasedTable release(const Table& table, const ReleaseScope& scope) = 0;
+  /**
+   * Suppression without the ledger, for counts that have no record ids (a table a user
+   * uploaded to make it safe). Figures drawn from records in the database use release().
+   */
+  virtual ReleasedTable releaseCounts(const Table& table) = 0;
+};
+
 /** Everything a plugin may use from the core. */
 class Host {
 public:
@@ -87,6 +125,7 @@ public:
   virtual Database& database() = 0;
   virtual Renderer& renderer() = 0;
   virtual AuditLog& audit() = 0;
+  virtual DisclosureControl& disclosure() = 0;
   /**
    * The plugin's [plugins.<name>] section merged over the defaults of its registered settings.
    * Complete once load has returned (read it in handlers, not in load).

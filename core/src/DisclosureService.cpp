@@ -1,0 +1,56 @@
+#include "DisclosureService.hpp"
+
+#include <optional>
+
+namespace belonging {
+
+ReleasedTable DisclosureService::release(const Table& table, const ReleaseScope& scope) {
+  if (scope.measure.empty() || scope.period.empty()) {
+    throw DisclosureError("a release needs a measure and a period, so later releases can be compared with it");
+  }
+  const auto positions = table.allPositions();
+  const auto records = table.recordsByCell();
+  // The grand total's records must be exactly its count: every person added once, by record.
+  const std::size_t grandTotal = positions.size() - 1;
+  const auto people = table.count(positions[grandTotal]);
+  if (people > 0 && (records[grandTotal].size() != static_cast<std::size_t>(people))) {
+    throw DisclosureError("a table released through the ledger must be built with Table::addRecord, one distinct "
+                          "record id per person (" + std::to_string(people) + " counted, " +
+                          std::to_string(records[grandTotal].size()) + " distinct records)");
+  }
+  std::vector<LedgerPopulation> populations;
+  populations.reserve(positions.size());
+  for (std::size_t i = 0; i < positions.size(); ++i) {
+    populations.push_back({scope.population + " | " + table.describe(positions[i]), records[i]});
+  }
+  std::optional<ReleasedTable> result;
+  std::vector<bool> published;
+  ledger_.release(owner_ + "/" + scope.measure, scope.period, policy_.threshold, populations,
+                  [&](const std::vector<bool>& differencing) {
+                    // Flags on cells under k do not matter: they are hidden anyway, and their
+                    // changes show in the margins, which are at least k.
+                    bool hold = false;
+                    for (std::size_t i = 0; i < positions.size() && !hold; ++i) {
+                      hold = differencing[i] && table.count(positions[i]) >= policy_.threshold;
+                    }
+                    result.emplace(hold ? holdBack(table, policy_) : suppress(table, policy_));
+                    // A cell hidden to protect a small one protects nothing if its figure was
+                    // published before for exactly these people: the earlier figure fills it
+                    // back in. Hold the table back rather than release that.
+                    for (std::size_t i = 0; i < positions.size() && !hold; ++i) {
+                      hold = published[i] && result->status(positions[i]) == CellStatus::Secondary;
+                    }
+                    if (hold) result.emplace(holdBack(table, policy_));
+                    std::vector<bool> released(positions.size());
+                    for (std::size_t i = 0; i < positions.size(); ++i) {
+                      released[i] = isReleased(result->status(positions[i]));
+                    }
+                    return released;
+                  },
+                  &published);
+  return std::move(*result);
+}
+
+ReleasedTable DisclosureService::releaseCounts(const Table& table) { return suppress(table, policy_); }
+
+} // namespace belonging
