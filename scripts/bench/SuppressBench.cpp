@@ -44,10 +44,10 @@ int main() {
         testing::auditTable(released, policy, testing::AuditExactness::Integer, testing::AuditRanges::Verdict);
     const double auditSeconds = secondsSince(start);
     std::printf("%-12s cells %6zu  primary %5zu  secondary %5zu  people hidden %7lld  suppress %6.3f s  audit %6.3f s"
-                "  (goal <= 1 s each)  audit %s\n",
+                " (%zu GLPK solves)  (goal <= 1 s each)  audit %s\n",
                 sizes.size() == 2 ? "1000 x 20" : "50 x 10 x 10", table.cellCount(),
                 released.hiddenCells(CellStatus::Primary), released.hiddenCells(CellStatus::Secondary),
-                static_cast<long long>(released.hiddenPeople()), suppressSeconds, auditSeconds,
+                static_cast<long long>(released.hiddenPeople()), suppressSeconds, auditSeconds, audit.programs,
                 audit.passed() ? "passed" : "FAILED");
     if (!audit.passed()) {
       allPassed = false;

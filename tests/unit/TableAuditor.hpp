@@ -32,10 +32,12 @@ enum class AuditExactness { Integer, Relaxation };
 /**
  * How much of each range is worked out. Full: the least and the greatest consistent value of
  * every protected cell. Verdict: only what the rule needs, which is far cheaper on large tables
- * (a 1,000 x 20 table in well under a second, where Full takes seconds): the least value
- * exactly, and the greatest only up to the first consistent value of at least k that is found
- * (ProtectedRange::maxExact false). The pass or fail is the same either way, and a failing
- * cell's range is always exact.
+ * (the 1,000 x 20 bench table in a fraction of a second, where Full takes seconds): the least
+ * value exactly, and the greatest only until a consistent table with the cell at k or more is
+ * found (then ProtectedRange::maxExact is false and max is that value). Where no such table
+ * turns up without a solver, a program asks whether one exists, and only if none does is the
+ * cell optimised. The pass or fail is the same either way, and so is whatever makes a cell
+ * fail: a least value above 0 or a greatest below k is always exact.
  */
 enum class AuditRanges { Full, Verdict };
 
@@ -56,18 +58,20 @@ struct ProtectedRange {
 struct TableAudit {
   std::vector<std::string> problems;   ///< Empty when the table passes.
   std::vector<ProtectedRange> ranges;  ///< One per protected cell, in row-major order.
+  std::size_t programs = 0;            ///< GLPK solves; whatever else was settled by moves found without one.
   bool passed() const { return problems.empty(); }
   /** The problems, then every protected cell's range. */
   std::string describe() const;
 };
 
 /**
- * Audits a table after suppression against the policy: the statuses (structural zeros Released;
- * margins Withheld when totals are not released; Primary exactly the other counts 1..k-1; zeros
- * Withheld when showZeros is false; Differencing only on counts of at least k; every other shown
- * cell Rounded when roundTo is set, Released otherwise), the released values (rounded, halves
- * up, when Rounded), the table's own margins, the summary counts, and the range of every
- * Primary and Differencing cell.
+ * Audits a table after suppression against the policy: the statuses (structural zeros, and
+ * margins over structural zeros only, shown as 0; then margins Withheld when totals are not
+ * released; Primary exactly the other counts 1..k-1; zeros Withheld when showZeros is false;
+ * Differencing only on counts of at least k, unless the whole table is held back (every cell
+ * but the structural zeros Differencing); every other shown cell Rounded when roundTo is set,
+ * Released otherwise), the released values (rounded, halves up, when Rounded), the table's own
+ * margins, the summary counts, and the range of every Primary and Differencing cell.
  */
 TableAudit auditTable(const SuppressedTable& released, const DisclosurePolicy& policy,
                       AuditExactness exactness = AuditExactness::Integer, AuditRanges ranges = AuditRanges::Full);
