@@ -947,12 +947,6 @@ TEST_CASE("attack: in 2-D, history cannot be combined with a held-back table", "
   attackWithHistory(true);
 }
 
-// ---------------------------------------------------------------------------------------------
-// Known leak. The attack at the end succeeds against the rule the ledger implements (DESIGN §6:
-// a release differing from an earlier one by 1..k-1 people is suppressed), so it is tagged
-// [!shouldfail]: the suite stays green while it does, and turns red if that changes.
-// ---------------------------------------------------------------------------------------------
-
 TEST_CASE("attack: a category that falls under k is not worked out from a partner published before",
           "[ledger][attack]") {
   // Ethnicity is published in full (Mixed 20, Other 15); then eleven Mixed staff leave. No cell
@@ -990,6 +984,12 @@ TEST_CASE("attack: a category that falls under k is not worked out from a partne
   const auto withHistory = workOutWithHistory(first, second)[after.flatOffset(at(after, "Mixed"))];
   CHECK_FALSE(withHistory == after.count(at(after, "Mixed")));
 }
+
+// ---------------------------------------------------------------------------------------------
+// Known leak. The attack at the end succeeds against the rule the ledger implements (DESIGN §6:
+// a release differing from an earlier one by 1..k-1 people is suppressed), so it is tagged
+// [!shouldfail]: the suite stays green while it does, and turns red if that changes.
+// ---------------------------------------------------------------------------------------------
 
 TEST_CASE("known leak: whether a release is held back says whether one person is in it",
           "[ledger][attack][!shouldfail]") {
