@@ -28,7 +28,6 @@ Application::Application(Config configuration) : config(std::move(configuration)
                                config.server.phase, staticVersion(config.server.staticDir)});
   audit = std::make_unique<SqlAuditLog>(*database);
   ledger = std::make_unique<ReleaseLedger>(*database);
-  disclosure = std::make_unique<DisclosureService>(*ledger, config.disclosure, "core");
   accounts = std::make_unique<AccountStore>(*database);
   sessions = std::make_unique<SessionStore>(*database, config.sessions.idleMinutes,
                                             config.sessions.absoluteHours);

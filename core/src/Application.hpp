@@ -35,8 +35,6 @@ public:
   std::unique_ptr<MustacheRenderer> renderer;
   std::unique_ptr<SqlAuditLog> audit;
   std::unique_ptr<ReleaseLedger> ledger;
-  /** Disclosure control for the core's own figures (and the `suppress` command's policy). */
-  std::unique_ptr<DisclosureService> disclosure;
   std::unique_ptr<AccountStore> accounts;
   std::unique_ptr<SessionStore> sessions;
   std::unique_ptr<SigninThrottle> throttle;

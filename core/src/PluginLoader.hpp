@@ -31,7 +31,7 @@ struct HostServices {
   Renderer* renderer = nullptr;
   AuditLog* audit = nullptr;
   ReleaseLedger* ledger = nullptr;
-  const DisclosurePolicy* policy = nullptr; ///< The [disclosure] section; must outlive the plugins.
+  const DisclosurePolicy* policy = nullptr; ///< The [disclosure] section (each plugin's service copies it).
 };
 
 /** The Host given to one plugin. */
