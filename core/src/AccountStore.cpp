@@ -73,14 +73,14 @@ std::optional<UserRecord> readUser(soci::session& sql, const char* query, const 
 }
 } // namespace
 
-std::optional<UserRecord> AccountStore::findByUsername(const std::string& username) {
+std::optional<UserRecord> AccountStore::userByUsername(const std::string& username) {
   soci::session sql(database_.pool());
   return readUser(sql,
                   "SELECT id, username, display_name, password_hash, disabled, is_demo FROM users WHERE username = :u",
                   username);
 }
 
-std::optional<UserRecord> AccountStore::findById(std::int64_t id) {
+std::optional<UserRecord> AccountStore::userById(std::int64_t id) {
   soci::session sql(database_.pool());
   return readUser(sql, "SELECT id, username, display_name, password_hash, disabled, is_demo FROM users WHERE id = :i",
                   id);
@@ -116,33 +116,86 @@ void AccountStore::disable(const std::string& username) {
   transaction.commit();
 }
 
-void AccountStore::grant(const std::string& username, const std::string& role,
-                         const std::string& scope) {
+namespace {
+void requireCoreRole(std::string_view role) {
   const auto& roles = coreRoles();
   if (std::find(roles.begin(), roles.end(), role) == roles.end()) {
     std::string known;
     for (const auto& name : roles) known += (known.empty() ? "" : ", ") + name;
-    throw AccountError("\"" + role + "\" is not a role; roles are: " + known);
+    throw AccountError("\"" + std::string(role) + "\" is not a role; roles are: " + known);
   }
-  soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
-  const std::int64_t id = requireUser(sql, username);
+}
+
+UserSummary summaryOf(const UserRecord& user) {
+  return {user.id, user.username, user.displayName, user.disabled};
+}
+} // namespace
+
+void AccountStore::grant(const std::string& username, const std::string& role,
+                         const std::string& scope) {
+  requireCoreRole(role);
+  std::int64_t id = 0;
+  {
+    soci::session sql(database_.pool());
+    id = requireUser(sql, username);
+  }
+  grantRole(id, role, scope);
+}
+
+void AccountStore::grantRole(std::int64_t userId, std::string_view role, std::string_view scope) {
+  requireCoreRole(role);
+  const std::string roleName(role), scopeName(scope);
   const std::int64_t now = unixNow();
+  soci::session sql(database_.pool());
   sql << "INSERT INTO user_roles (user_id, role, scope, granted_at) VALUES (:i, :r, :s, :t) "
          "ON CONFLICT (user_id, role, scope) DO NOTHING",
-      soci::use(id), soci::use(role), soci::use(scope), soci::use(now);
-  transaction.commit();
+      soci::use(userId), soci::use(roleName), soci::use(scopeName), soci::use(now);
+}
+
+bool AccountStore::revokeRole(std::int64_t userId, std::string_view role, std::string_view scope) {
+  const std::string roleName(role), scopeName(scope);
+  soci::session sql(database_.pool());
+  soci::statement statement =
+      (sql.prepare << "DELETE FROM user_roles WHERE user_id = :i AND role = :r AND scope = :s",
+       soci::use(userId), soci::use(roleName), soci::use(scopeName));
+  statement.execute(true);
+  return statement.get_affected_rows() > 0;
+}
+
+std::optional<UserSummary> AccountStore::findByUsername(std::string_view username) {
+  auto user = userByUsername(std::string(username));
+  return user ? std::optional(summaryOf(*user)) : std::nullopt;
+}
+
+std::optional<UserSummary> AccountStore::findById(std::int64_t userId) {
+  auto user = userById(userId);
+  return user ? std::optional(summaryOf(*user)) : std::nullopt;
+}
+
+std::vector<UserSummary> AccountStore::holders(std::string_view role, std::string_view scope) {
+  const std::string roleName(role), scopeName(scope);
+  soci::session sql(database_.pool());
+  std::vector<UserSummary> found;
+  UserSummary user;
+  soci::statement statement =
+      (sql.prepare << "SELECT u.id, u.username, u.display_name FROM users u JOIN user_roles r ON "
+                      "r.user_id = u.id WHERE r.role = :r AND r.scope = :s AND u.disabled = 0 "
+                      "ORDER BY u.display_name, u.id",
+       soci::use(roleName), soci::use(scopeName), soci::into(user.id), soci::into(user.username),
+       soci::into(user.displayName));
+  statement.execute();
+  while (statement.fetch()) found.push_back(user);
+  return found;
 }
 
 void AccountStore::revoke(const std::string& username, const std::string& role,
                           const std::string& scope) {
-  soci::session sql(database_.pool());
-  const std::int64_t id = requireUser(sql, username);
-  soci::statement statement =
-      (sql.prepare << "DELETE FROM user_roles WHERE user_id = :i AND role = :r AND scope = :s",
-       soci::use(id), soci::use(role), soci::use(scope));
-  statement.execute(true);
-  if (statement.get_affected_rows() == 0) {
+  std::int64_t id = 0;
+  {
+    soci::session sql(database_.pool());
+    id = requireUser(sql, username);
+  }
+  if (!revokeRole(id, role, scope)) {
     throw AccountError("\"" + username + "\" does not hold the role \"" + role + "\"" +
                        (scope.empty() ? "" : " for \"" + scope + "\""));
   }

@@ -3,6 +3,7 @@
 
 #include "SociDatabase.hpp"
 
+#include <belonging/Host.hpp>
 #include <belonging/Identity.hpp>
 
 #include <optional>
@@ -45,21 +46,28 @@ struct IssuedToken {
   std::int64_t expiresAt = 0;
 };
 
-class AccountStore {
+class AccountStore final : public UserDirectory {
 public:
   explicit AccountStore(SociDatabase& database) : database_(database) {}
 
   /** Creates a user with the staff role; throws AccountError if the name is taken or invalid. */
   std::int64_t addUser(const std::string& username, const std::string& displayName,
                        const std::optional<std::string>& password, bool demo = false);
-  std::optional<UserRecord> findByUsername(const std::string& username);
-  std::optional<UserRecord> findById(std::int64_t id);
+  std::optional<UserRecord> userByUsername(const std::string& username);
+  std::optional<UserRecord> userById(std::int64_t id);
   void setPassword(std::int64_t userId, const std::string& password);
   /** Disables the account and ends its sessions and tokens. */
   void disable(const std::string& username);
   void grant(const std::string& username, const std::string& role, const std::string& scope);
   void revoke(const std::string& username, const std::string& role, const std::string& scope);
   std::vector<RoleGrant> roles(std::int64_t userId);
+  // UserDirectory: what plugins may know about users and their scoped roles.
+  std::optional<UserSummary> findByUsername(std::string_view username) override;
+  std::optional<UserSummary> findById(std::int64_t userId) override;
+  std::vector<UserSummary> holders(std::string_view role, std::string_view scope) override;
+  void grantRole(std::int64_t userId, std::string_view role, std::string_view scope) override;
+  bool revokeRole(std::int64_t userId, std::string_view role, std::string_view scope) override;
+
   /** Whether any account exists that `demo` did not create. */
   bool hasRealAccounts();
 

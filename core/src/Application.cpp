@@ -39,7 +39,7 @@ Application::Application(Config configuration) : config(std::move(configuration)
     registerCore(*this, core);
   }
   plugins = std::make_unique<PluginLoader>(
-      registry, HostServices{&logger, database.get(), renderer.get(), audit.get(), ledger.get(), &config.disclosure}, logger);
+      registry, HostServices{&logger, database.get(), renderer.get(), audit.get(), ledger.get(), &config.disclosure, accounts.get()}, logger);
   plugins->loadAll(config.plugins);
   registry.finalise();
   renderer->validate();
@@ -66,6 +66,24 @@ void Application::migrate() {
   const std::string name = "csrf", value = crypto::randomToken(32);
   sql << "INSERT INTO core_secrets (name, secret) VALUES (:n, :s) ON CONFLICT (name) DO NOTHING",
       soci::use(name), soci::use(value);
+}
+
+nlohmann::json Application::exportUserData(std::int64_t userId) {
+  nlohmann::json data = nlohmann::json::object();
+  for (const auto& [plugin, manifest] : registry.privacyManifests()) {
+    if (manifest.exportUserData) data[plugin] = manifest.exportUserData(userId);
+  }
+  return data;
+}
+
+std::string Application::eraseUserData(std::int64_t userId) {
+  std::string erased;
+  for (const auto& [plugin, manifest] : registry.privacyManifests()) {
+    if (!manifest.eraseUserData || manifest.items.empty()) continue;
+    manifest.eraseUserData(userId);
+    erased += (erased.empty() ? "" : ", ") + plugin;
+  }
+  return erased;
 }
 
 std::string Application::readSecret() {

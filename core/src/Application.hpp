@@ -25,6 +25,10 @@ public:
 
   /** Applies pending migrations: the core's first, then each plugin's in load order. */
   void migrate();
+  /** Every plugin's subject-access export for the user, keyed by plugin name. */
+  nlohmann::json exportUserData(std::int64_t userId);
+  /** Runs every plugin's erasure for the user; returns the plugins' names, comma-separated. */
+  std::string eraseUserData(std::int64_t userId);
   /** The HMAC key for CSRF tokens and flash cookies, shared by every instance via the database. */
   std::string readSecret();
 

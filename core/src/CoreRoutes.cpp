@@ -5,6 +5,7 @@
 #include "Cookies.hpp"
 #include "CoreSchema.hpp"
 #include "Crypto.hpp"
+#include "JsonLogger.hpp"
 
 #include <belonging/EmbeddedFile.hpp>
 
@@ -49,7 +50,7 @@ void registerCore(Application& application, Registrar& registrar) {
         {"audit log", "Privileged actions with actor and time", false, "kept for audit"}},
        [app](std::int64_t userId) {
          nlohmann::json data = nlohmann::json::object();
-         if (auto user = app->accounts->findById(userId)) {
+         if (auto user = app->accounts->userById(userId)) {
            data["username"] = user->username;
            data["displayName"] = user->displayName;
            nlohmann::json roles = nlohmann::json::array();
@@ -91,7 +92,7 @@ void registerCore(Application& application, Registrar& registrar) {
   registrar.addRoute({"GET", "/signin", kPublic, false, false, [app](const Request& request, Response& response) {
     if (request.user) return response.redirect(safeNext(request.queryValue("next")));
     auto data = signinData(request, *app, "", safeNext(request.queryValue("next")));
-    data["demo"] = app->accounts->findByUsername("staff").has_value() && !app->accounts->hasRealAccounts();
+    data["demo"] = app->accounts->userByUsername("staff").has_value() && !app->accounts->hasRealAccounts();
     app->renderer->page(request, response, "core/signin", data, "Sign in");
   }});
 
@@ -114,7 +115,7 @@ void registerCore(Application& application, Registrar& registrar) {
       return fail(429, "username", "Too many failed attempts. Try again in " +
                                        std::to_string((wait + 59) / 60) + " minutes.");
     }
-    const auto user = app->accounts->findByUsername(username);
+    const auto user = app->accounts->userByUsername(username);
     // Verify even for unknown users (against a fixed hash) so timing does not reveal which
     // usernames exist.
     static const std::string kDummyHash =
@@ -146,7 +147,7 @@ void registerCore(Application& application, Registrar& registrar) {
   auto accountPage = [app](const Request& request, Response& response, nlohmann::json extra) {
     nlohmann::json roles = nlohmann::json::array();
     for (const auto& grant : request.user->roles) roles.push_back({{"role", grant.role}, {"scope", grant.scope}});
-    const auto user = app->accounts->findById(request.user->userId);
+    const auto user = app->accounts->userById(request.user->userId);
     nlohmann::json data{{"displayName", request.user->displayName},
                         {"username", request.user->username},
                         {"roles", roles},
@@ -161,9 +162,16 @@ void registerCore(Application& application, Registrar& registrar) {
   registrar.addRoute({"GET", "/account", kSignedIn, false, false, [accountPage](const Request& request, Response& response) {
     accountPage(request, response, nlohmann::json::object());
   }});
+  // Subject access (UK GDPR Article 15): everything every plugin holds about the user, as JSON.
+  registrar.addRoute({"GET", "/account/data", kSignedIn, false, false, [app](const Request& request, Response& response) {
+    nlohmann::json data{{"service", app->config.server.serviceName},
+                        {"exported_on", isoDate()},
+                        {"data", app->exportUserData(request.user->userId)}};
+    response.attachment("my-data.json", "application/json", data.dump(2));
+  }});
   registrar.addRoute({"POST", "/account/password", kSignedIn, false, false,
                       [app, accountPage](const Request& request, Response& response) {
-    const auto user = app->accounts->findById(request.user->userId);
+    const auto user = app->accounts->userById(request.user->userId);
     auto fail = [&](const std::string& field, const std::string& message) {
       response.status = 400;
       accountPage(request, response,

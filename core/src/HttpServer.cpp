@@ -223,7 +223,7 @@ Identity HttpServer::identityOf(std::int64_t userId, std::string username, std::
 void HttpServer::authenticate(const httplib::Request& raw, Request& request, Response& response,
                               std::string& sessionId) {
   auto identityFor = [this](std::int64_t userId) -> std::optional<Identity> {
-    const auto user = application_.accounts->findById(userId);
+    const auto user = application_.accounts->userById(userId);
     if (!user || user->disabled) return std::nullopt;
     return identityOf(user->id, user->username, user->displayName, application_.accounts->roles(user->id));
   };
@@ -258,13 +258,13 @@ void HttpServer::authenticate(const httplib::Request& raw, Request& request, Res
         raw.get_header_value(sso.secretHeader.c_str()), sso.secret);
     if (fromProxy && secretMatches) {
       const std::string username = raw.get_header_value(sso.userHeader.c_str());
-      auto user = application_.accounts->findByUsername(username);
+      auto user = application_.accounts->userByUsername(username);
       if (!user && sso.autoProvision) {
         const std::string displayName = sso.displayNameHeader.empty()
                                             ? username
                                             : raw.get_header_value(sso.displayNameHeader.c_str());
         application_.accounts->addUser(username, displayName, std::nullopt);
-        user = application_.accounts->findByUsername(username);
+        user = application_.accounts->userByUsername(username);
       }
       if (user && !user->disabled) {
         std::optional<SessionInfo> session;

@@ -32,6 +32,7 @@ struct HostServices {
   AuditLog* audit = nullptr;
   ReleaseLedger* ledger = nullptr;
   const DisclosurePolicy* policy = nullptr; ///< The [disclosure] section (each plugin's service copies it).
+  UserDirectory* users = nullptr;
 };
 
 /** The Host given to one plugin. */
@@ -47,6 +48,7 @@ public:
   AuditLog& audit() override { return *services_.audit; }
   DisclosureControl& disclosure() override { return disclosure_; }
   const nlohmann::json& settings() const override { return settings_; }
+  UserDirectory& users() override { return *services_.users; }
 
   void closeRegistrar() { registrar_.close(); }
   void setSettings(nlohmann::json settings) { settings_ = std::move(settings); }

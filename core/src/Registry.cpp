@@ -142,6 +142,11 @@ void Registry::removePlugin(const std::string& plugin) {
   std::erase_if(homeCards_, [&](const auto& entry) { return entry.first == plugin; });
   settings_.erase(plugin);
   manifests_.erase(plugin);
+  std::erase_if(demoData_, [&](const auto& entry) { return entry.first == plugin; });
+}
+
+void Registry::addDemoData(const std::string& plugin, std::function<void()> seed) {
+  demoData_.emplace_back(plugin, std::move(seed));
 }
 
 void Registry::finalise() {
@@ -239,6 +244,10 @@ void PluginRegistrar::addSetting(Setting setting) {
 void PluginRegistrar::setPrivacyManifest(PrivacyManifest manifest) {
   requireOpen("a privacy manifest");
   registry_.setPrivacyManifest(plugin_, std::move(manifest));
+}
+void PluginRegistrar::addDemoData(std::function<void()> seed) {
+  requireOpen("demo data");
+  registry_.addDemoData(plugin_, std::move(seed));
 }
 
 } // namespace belonging

@@ -4,6 +4,7 @@
 
 #include <belonging/Registrar.hpp>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -44,6 +45,7 @@ public:
   void addHomeCards(const std::string& plugin, HomeCardProvider provider);
   void addSetting(const std::string& plugin, Setting setting);
   void setPrivacyManifest(const std::string& plugin, PrivacyManifest manifest);
+  void addDemoData(const std::string& plugin, std::function<void()> seed);
   /** Drops everything a plugin registered (its load failed and it is being skipped). */
   void removePlugin(const std::string& plugin);
   /** Checks cross-plugin rules once every plugin has loaded: route permissions exist. */
@@ -61,6 +63,8 @@ public:
   const std::map<std::string, std::vector<Setting>>& settings() const { return settings_; }
   const std::map<std::string, PrivacyManifest>& privacyManifests() const { return manifests_; }
   bool hasPrivacyManifest(const std::string& plugin) const { return manifests_.contains(plugin); }
+  /** Demo seeders in load order. */
+  const std::vector<std::pair<std::string, std::function<void()>>>& demoData() const { return demoData_; }
 
 private:
   std::vector<std::unique_ptr<RegisteredRoute>> routes_;
@@ -73,6 +77,7 @@ private:
   std::vector<std::pair<std::string, HomeCardProvider>> homeCards_;
   std::map<std::string, std::vector<Setting>> settings_;
   std::map<std::string, PrivacyManifest> manifests_;
+  std::vector<std::pair<std::string, std::function<void()>>> demoData_;
 };
 
 /** The Registrar handed to one plugin; it refuses every call once closed. */
@@ -92,6 +97,7 @@ public:
   void addHomeCards(HomeCardProvider provider) override;
   void addSetting(Setting setting) override;
   void setPrivacyManifest(PrivacyManifest manifest) override;
+  void addDemoData(std::function<void()> seed) override;
 
 private:
   void requireOpen(std::string_view what) const;

@@ -19,6 +19,7 @@ namespace {
 
 constexpr int kExitFailure = 1;
 constexpr int kExitUsage = 2;
+constexpr int kDemoColleagues = 120;
 
 struct GlobalOptions {
   std::string configPath;
@@ -103,13 +104,25 @@ void seedDemo(Application& application) {
                             {"champion", "Chris Champion (demo)", "champion", ""},
                             {"guardian", "Gabi Guardian (demo)", "ftsu-guardian", ""},
                             {"analyst", "Ana Analyst (demo)", "people-analyst", ""},
-                            {"admin", "Ali Admin (demo)", "admin", ""}};
+                            {"admin", "Ali Admin (demo)", "admin", ""},
+                            {"sponsor", "Sasha Sponsor (demo)", "staff", ""}};
   for (const DemoUser& user : users) {
     if (!application.accounts->findByUsername(user.username)) {
       application.accounts->addUser(user.username, user.displayName, std::string("belonging-demo"), true);
     }
     application.accounts->grant(user.username, user.role, user.scope);
   }
+  // Colleagues who cannot sign in (no password) so that plugins' demo figures have enough
+  // people to pass disclosure control: a demo where every count is "fewer than 11" shows little.
+  for (int number = 1; number <= kDemoColleagues; ++number) {
+    char username[32], displayName[48];
+    std::snprintf(username, sizeof(username), "colleague%03d", number);
+    std::snprintf(displayName, sizeof(displayName), "Demo Colleague %d", number);
+    if (!application.accounts->userByUsername(username)) {
+      application.accounts->addUser(username, displayName, std::nullopt, true);
+    }
+  }
+  for (const auto& [plugin, seed] : application.registry.demoData()) seed();
 }
 
 } // namespace
@@ -208,7 +221,7 @@ int main(int argc, char** argv) {
       std::printf("The database is up to date.\n");
     } else if (demoCommand->parsed()) {
       seedDemo(application);
-      std::printf("Demo sign-ins: staff, chair, champion, guardian, analyst, admin (password: belonging-demo)\n");
+      std::printf("Demo sign-ins: staff, chair, champion, guardian, analyst, admin, sponsor (password: belonging-demo)\n");
     } else if (userAdd->parsed()) {
       std::optional<std::string> password;
       if (passwordFromStdin) password = readPasswordFromStdin();
@@ -217,8 +230,12 @@ int main(int argc, char** argv) {
       std::printf("Created user %s.\n", username.c_str());
     } else if (userDisable->parsed()) {
       application.accounts->disable(username);
-      application.audit->recordAs("cli", "user.disable", "user:" + username);
-      std::printf("Disabled %s and ended their sessions and tokens.\n", username.c_str());
+      // The privacy manifests promise that what plugins keep about a person (network
+      // memberships…) goes when their account is disabled.
+      const auto erased = application.eraseUserData(application.accounts->userByUsername(username)->id);
+      application.audit->recordAs("cli", "user.disable", "user:" + username, "erased data held by: " + erased);
+      std::printf("Disabled %s, ended their sessions and tokens, and erased what these hold about them: %s.\n",
+                  username.c_str(), erased.c_str());
     } else if (userGrant->parsed()) {
       application.accounts->grant(username, role, scope);
       application.audit->recordAs("cli", "role.grant", "user:" + username, role + (scope.empty() ? "" : " for " + scope));

@@ -12,6 +12,7 @@
 #include <soci/connection-pool.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -115,6 +116,31 @@ public:
   virtual ReleasedTable releaseCounts(const Table& table) = 0;
 };
 
+/** A user as a plugin may see them: never a password, session or token. */
+struct UserSummary {
+  std::int64_t id = 0;
+  std::string username;
+  std::string displayName;
+  bool disabled = false;
+};
+
+/**
+ * Finds users and manages their scoped core roles (a network-chair of "lgbtq"). Plugins scope
+ * the core roles but add none. The caller audits every grant and revoke.
+ */
+class UserDirectory {
+public:
+  virtual ~UserDirectory() = default;
+  virtual std::optional<UserSummary> findByUsername(std::string_view username) = 0;
+  virtual std::optional<UserSummary> findById(std::int64_t userId) = 0;
+  /** Enabled users holding the role for exactly this scope (organisation-wide grants excluded). */
+  virtual std::vector<UserSummary> holders(std::string_view role, std::string_view scope) = 0;
+  /** Grants a core role limited to `scope`; idempotent. Throws std::runtime_error for an unknown role. */
+  virtual void grantRole(std::int64_t userId, std::string_view role, std::string_view scope) = 0;
+  /** Revokes the scoped role; returns false if the user did not hold it. */
+  virtual bool revokeRole(std::int64_t userId, std::string_view role, std::string_view scope) = 0;
+};
+
 /** Everything a plugin may use from the core. */
 class Host {
 public:
@@ -131,6 +157,8 @@ public:
    * Complete once load has returned (read it in handlers, not in load).
    */
   virtual const nlohmann::json& settings() const = 0;
+  /** Users and their scoped roles (appended in ABI 1.1). */
+  virtual UserDirectory& users() = 0;
 };
 
 } // namespace belonging

@@ -131,6 +131,12 @@ public:
   virtual void addHomeCards(HomeCardProvider provider) = 0;
   virtual void addSetting(Setting setting) = 0;
   virtual void setPrivacyManifest(PrivacyManifest manifest) = 0;
+  /**
+   * Demo data for `belonging demo`, run after the core's demo sign-ins (staff, chair, champion,
+   * guardian, analyst, admin) exist. Must be idempotent: demo may run on every start.
+   * Appended in ABI 1.1.
+   */
+  virtual void addDemoData(std::function<void()> seed) = 0;
 };
 
 } // namespace belonging
