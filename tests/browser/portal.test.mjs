@@ -214,3 +214,64 @@ test('home page has no horizontal scroll at mobile width (375x812)', { timeout: 
   }));
   assert.ok(scrollWidth <= clientWidth + 1, `page is ${scrollWidth}px wide in a ${clientWidth}px viewport`);
 });
+
+test('without JavaScript: staff finds the LGBTQ+ network, joins as an ally, sees it and leaves', { timeout: 60_000 }, async (t) => {
+  const page = await newPage(t, { javaScriptEnabled: false });
+  await signIn(page, 'staff');
+  await primaryNav(page).getByRole('link', { name: 'Staff networks', exact: true }).click();
+  await page.locator('#q').fill('LGBTQ');
+  await page.getByRole('button', { name: 'Search', exact: true }).click();
+  assert.match(await page.locator('main').innerText(), /Showing 1 of \d+ networks/);
+  await assertAccessibleWithoutScripts(t, page.context(), '/networks?q=LGBTQ', 'the network directory');
+  await page.getByRole('link', { name: 'LGBTQ+ Network', exact: true }).click();
+  await assertAccessibleWithoutScripts(t, page.context(), '/networks/lgbtq', 'the LGBTQ+ network page');
+  await page.getByRole('button', { name: 'Join LGBTQ+ Network' }).click();
+  await assertAccessibleWithoutScripts(t, page.context(), '/networks/lgbtq/join', 'the join page');
+
+  // Forgetting to agree brings the form back with the error summary.
+  await page.getByLabel('As an ally').check();
+  await page.getByRole('button', { name: 'Join LGBTQ+ Network' }).click();
+  assert.match(await page.title(), /^Error:/);
+  assert.match(await page.locator('.nhsuk-error-summary').innerText(), /Confirm that you have read/);
+
+  await page.getByLabel('As an ally').check();
+  await page.getByLabel(/I have read the statement/).check();
+  await page.getByRole('button', { name: 'Join LGBTQ+ Network' }).click();
+  assert.equal(new URL(page.url()).pathname, '/networks/mine');
+  const main = await page.locator('main').innerText();
+  assert.match(main, /You have joined LGBTQ\+ Network as an ally\./);
+  assert.match(main, /Ally since/);
+  await assertAccessibleWithoutScripts(t, page.context(), '/networks/mine', 'My networks');
+
+  await page.getByRole('button', { name: 'Leave LGBTQ+ Network' }).click();
+  assert.match(await page.locator('main').innerText(), /You are not in any staff network yet/);
+});
+
+test('without JavaScript: the chair sees members and posts an event; admin and analyst pages pass axe', { timeout: 60_000 }, async (t) => {
+  const page = await newPage(t, { javaScriptEnabled: false });
+  await signIn(page, 'chair');
+  await page.goto('/networks/lgbtq');
+  await page.getByRole('link', { name: 'See the members' }).click();
+  assert.match(await page.locator('main').innerText(), /Demo Colleague/);
+  await assertAccessibleWithoutScripts(t, page.context(), '/networks/lgbtq/members', 'the member list');
+
+  await page.goto('/networks/lgbtq/posts/new');
+  await assertAccessibleWithoutScripts(t, page.context(), '/networks/lgbtq/posts/new', 'the post form');
+  await page.getByLabel('Title', { exact: true }).fill('Allies coffee morning');
+  await page.getByLabel('Date', { exact: true }).fill('2099-06-01');
+  await page.getByLabel('Start time').fill('10:00');
+  await page.getByLabel('Place', { exact: true }).fill('Staff restaurant');
+  await page.getByLabel(/Accessibility notes/).fill('Step-free access');
+  await page.getByRole('button', { name: 'Post', exact: true }).click();
+  assert.equal(new URL(page.url()).pathname, '/networks/lgbtq');
+  assert.match(await page.locator('main').innerText(), /Allies coffee morning/);
+
+  for (const [username, path, label] of [['admin', '/networks/manage', 'manage networks'],
+    ['admin', '/networks/lgbtq/edit', 'the network form'], ['analyst', '/networks/report', 'the membership report']]) {
+    const other = await newPage(t, { javaScriptEnabled: false });
+    await signIn(other, username);
+    const response = await other.goto(path);
+    assert.equal(response.status(), 200, `GET ${path}`);
+    await assertAccessibleWithoutScripts(t, other.context(), path, label);
+  }
+});

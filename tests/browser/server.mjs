@@ -67,7 +67,7 @@ export async function startServer() {
     '[log]',
     'access_log = "off"',
     '[plugins]',
-    'enabled = ["admin"]',
+    'enabled = ["admin", "networks"]',
     'required = ["admin"]',
     '',
   ].join('\n'));
