@@ -231,12 +231,7 @@ void registerAdminRoutes(NetworksContext& context) {
   addRoute(context, "POST", "/networks/{slug}/chairs/{userId}/remove", "networks.manage",
            [&context](const Request& request, Response& response) {
     const Network network = context.require(request.param("slug"));
-    std::int64_t userId = 0;
-    try {
-      userId = std::stoll(request.param("userId"));
-    } catch (const std::exception&) {
-      throw NetworkError(404, "There is no such chair");
-    }
+    const std::int64_t userId = idParam(request, "userId", "chair");
     if (!context.host.users().revokeRole(userId, "network-chair", network.slug)) {
       throw NetworkError(404, "That person is not a chair of " + network.name);
     }

@@ -130,12 +130,7 @@ void registerLeadRoutes(NetworksContext& context) {
            [&context](const Request& request, Response& response) {
     const Network network = context.require(request.param("slug"));
     context.requireLead(request, network, "remove a member");
-    std::int64_t userId = 0;
-    try {
-      userId = std::stoll(request.param("userId"));
-    } catch (const std::exception&) {
-      throw NetworkError(404, "There is no such member");
-    }
+    const std::int64_t userId = idParam(request, "userId", "member");
     const std::string reason = request.formValue("reason");
     if (reason.empty() || reason.size() > 500) {
       throw NetworkError(400, "Give a reason for removing the member (up to 500 characters): it is kept in the audit log");
@@ -176,12 +171,7 @@ void registerLeadRoutes(NetworksContext& context) {
            [&context](const Request& request, Response& response) {
     const Network network = context.require(request.param("slug"));
     context.requireLead(request, network, "delete a post");
-    std::int64_t postId = 0;
-    try {
-      postId = std::stoll(request.param("postId"));
-    } catch (const std::exception&) {
-      throw NetworkError(404, "There is no such post");
-    }
+    const std::int64_t postId = idParam(request, "postId", "post");
     if (!context.store.deletePost(network.id, postId)) throw NetworkError(404, "There is no such post on " + network.name);
     context.host.audit().record(request, "networks.post.delete", "network:" + network.slug, std::to_string(postId));
     response.flash.push_back({"success", "The post has been deleted."});

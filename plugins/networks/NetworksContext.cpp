@@ -56,6 +56,17 @@ void addRoute(NetworksContext& context, std::string method, std::string pattern,
        }});
 }
 
+std::int64_t idParam(const belonging::Request& request, const std::string& name, const std::string& what) {
+  const std::string text = request.param(name);
+  std::size_t used = 0;
+  try {
+    const std::int64_t id = std::stoll(text, &used);
+    if (used == text.size() && id > 0) return id;
+  } catch (const std::exception&) {
+  }
+  throw NetworkError(404, "There is no such " + what);
+}
+
 std::string returnPath(const belonging::Request& request, const std::string& fallback) {
   const std::string wanted = request.formValue("return");
   const bool local = wanted.starts_with("/networks") && wanted.find("//") == std::string::npos &&

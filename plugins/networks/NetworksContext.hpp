@@ -105,6 +105,8 @@ private:
  */
 void addRoute(NetworksContext& context, std::string method, std::string pattern, std::string permission,
               belonging::Handler handler);
+/** A numeric path parameter such as {userId}; NetworkError 404 ("There is no such <what>") otherwise. */
+std::int64_t idParam(const belonging::Request& request, const std::string& name, const std::string& what);
 /** The form's "return" path if it is one of this plugin's pages, else `fallback`. */
 std::string returnPath(const belonging::Request& request, const std::string& fallback);
 /** Template data for an error summary and its field messages: {"errors": [...], "<field>Error": text}. */
