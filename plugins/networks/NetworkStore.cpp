@@ -286,14 +286,6 @@ std::vector<Post> NetworkStore::posts(std::int64_t networkId, const std::string&
       });
 }
 
-std::optional<Post> NetworkStore::post(std::int64_t postId) {
-  soci::session sql(database_.pool());
-  auto found = readAll<PostRow>(sql, std::string("SELECT ") + kPostColumns + " FROM network_posts WHERE id = :i",
-                                [&](soci::statement& statement) { statement.exchange(soci::use(postId)); });
-  if (found.empty()) return std::nullopt;
-  return found.front();
-}
-
 std::vector<std::pair<Network, Post>> NetworkStore::upcomingEventsFor(std::int64_t userId, const std::string& today,
                                                                        int limit) {
   std::vector<std::pair<Network, Post>> events;

@@ -89,7 +89,6 @@ public:
   int eraseUser(std::int64_t userId);
 
   std::vector<Post> posts(std::int64_t networkId, const std::string& today, int limit);
-  std::optional<Post> post(std::int64_t postId);
   /** Upcoming events of the networks the user belongs to, soonest first. */
   std::vector<std::pair<Network, Post>> upcomingEventsFor(std::int64_t userId, const std::string& today, int limit);
   std::int64_t addPost(const Post& post);
