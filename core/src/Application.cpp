@@ -23,6 +23,11 @@ std::string staticVersion(const std::filesystem::path& directory) {
 Application::Application(Config configuration) : config(std::move(configuration)) {
   database = std::make_unique<SociDatabase>(config.database.url, config.database.poolSize);
   if (!database->ping()) throw DatabaseError("the database does not answer: " + config.database.url);
+  const std::string anonymousUrl = config.database.anonymousUrl.empty()
+                                       ? anonymousStoreUrl(config.database.url)
+                                       : config.database.anonymousUrl;
+  anonymousDatabase = std::make_unique<SociDatabase>(anonymousUrl, config.database.poolSize, StoreKind::Anonymous);
+  if (!anonymousDatabase->ping()) throw DatabaseError("the anonymous store does not answer: " + anonymousUrl);
   renderer = std::make_unique<MustacheRenderer>(
       registry, LayoutSettings{config.server.serviceName, config.server.organisationName,
                                config.server.phase, staticVersion(config.server.staticDir)});
@@ -39,7 +44,7 @@ Application::Application(Config configuration) : config(std::move(configuration)
     registerCore(*this, core);
   }
   plugins = std::make_unique<PluginLoader>(
-      registry, HostServices{&logger, database.get(), renderer.get(), audit.get(), ledger.get(), &config.disclosure, accounts.get()}, logger);
+      registry, HostServices{&logger, database.get(), renderer.get(), audit.get(), ledger.get(), &config.disclosure, accounts.get(), anonymousDatabase.get()}, logger);
   plugins->loadAll(config.plugins);
   registry.finalise();
   renderer->validate();
@@ -60,7 +65,14 @@ void Application::migrate() {
   };
   run("core");
   for (const auto& status : plugins->statuses()) {
-    if (status.status == "loaded") run(status.name);
+    if (status.status != "loaded") continue;
+    run(status.name);
+    if (const auto found = registry.anonymousMigrations().find(status.name);
+        found != registry.anonymousMigrations().end()) {
+      for (const auto& id : anonymousDatabase->migrate(status.name, found->second)) {
+        logger.info("applied anonymous-store migration " + status.name + "/" + id);
+      }
+    }
   }
   soci::session sql(database->pool());
   const std::string name = "csrf", value = crypto::randomToken(32);

@@ -35,6 +35,8 @@ public:
   Config config;
   JsonLogger logger;
   std::unique_ptr<SociDatabase> database;
+  /** The anonymous store (DESIGN §5): no key in it refers to anything in `database`. */
+  std::unique_ptr<SociDatabase> anonymousDatabase;
   Registry registry;
   std::unique_ptr<MustacheRenderer> renderer;
   std::unique_ptr<SqlAuditLog> audit;

@@ -220,6 +220,10 @@ Config Config::load(const std::filesystem::path& path) {
     url = "sqlite:" + database.resolve(url.substr(7)).string();
   }
   if (!url.empty()) config.database.url = url;
+  std::string anonymousUrl;
+  database.string("anonymous_url", anonymousUrl);
+  if (anonymousUrl.starts_with("sqlite:")) anonymousUrl = "sqlite:" + database.resolve(anonymousUrl.substr(7)).string();
+  config.database.anonymousUrl = anonymousUrl;
   database.integer("pool_size", config.database.poolSize, 1, 256);
   database.refuseUnknown();
 

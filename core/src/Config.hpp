@@ -41,6 +41,8 @@ struct ServerConfig {
 
 struct DatabaseConfig {
   std::string url;
+  /** The anonymous store; empty: derived from `url` (anonymousStoreUrl). */
+  std::string anonymousUrl;
   int poolSize = 16;
 };
 

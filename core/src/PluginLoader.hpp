@@ -33,6 +33,7 @@ struct HostServices {
   ReleaseLedger* ledger = nullptr;
   const DisclosurePolicy* policy = nullptr; ///< The [disclosure] section (each plugin's service copies it).
   UserDirectory* users = nullptr;
+  Database* anonymousDatabase = nullptr;
 };
 
 /** The Host given to one plugin. */
@@ -49,6 +50,7 @@ public:
   DisclosureControl& disclosure() override { return disclosure_; }
   const nlohmann::json& settings() const override { return settings_; }
   UserDirectory& users() override { return *services_.users; }
+  Database& anonymousDatabase() override { return *services_.anonymousDatabase; }
 
   void closeRegistrar() { registrar_.close(); }
   void setSettings(nlohmann::json settings) { settings_ = std::move(settings); }

@@ -143,10 +143,42 @@ void Registry::removePlugin(const std::string& plugin) {
   settings_.erase(plugin);
   manifests_.erase(plugin);
   std::erase_if(demoData_, [&](const auto& entry) { return entry.first == plugin; });
+  anonymousMigrations_.erase(plugin);
+  std::erase_if(commands_, [&](const auto& entry) { return entry.second.first == plugin; });
 }
 
 void Registry::addDemoData(const std::string& plugin, std::function<void()> seed) {
   demoData_.emplace_back(plugin, std::move(seed));
+}
+
+void Registry::addAnonymousMigration(const std::string& plugin, Migration migration) {
+  auto& list = anonymousMigrations_[plugin];
+  for (const auto& existing : list) {
+    if (existing.id == migration.id) {
+      throw RegistrationError("plugin \"" + plugin + "\" registers anonymous-store migration \"" +
+                              migration.id + "\" twice");
+    }
+  }
+  list.push_back(std::move(migration));
+}
+
+void Registry::addCommand(const std::string& plugin, Command command) {
+  // The core's own subcommands are parsed before plugins load, so a plugin may not shadow them.
+  static const std::set<std::string, std::less<>> kCoreCommands{"serve", "migrate", "demo", "plugins",
+                                                                "user", "token", "suppress", "help"};
+  if (command.name.empty() || !command.run) {
+    throw RegistrationError("plugin \"" + plugin + "\" registers a command without a name or handler");
+  }
+  if (kCoreCommands.contains(command.name)) {
+    throw RegistrationError("plugin \"" + plugin + "\" registers command \"" + command.name +
+                            "\", which is a core command");
+  }
+  if (const auto found = commands_.find(command.name); found != commands_.end()) {
+    throw RegistrationError("plugin \"" + plugin + "\" registers command \"" + command.name +
+                            "\", which plugin \"" + found->second.first + "\" already registered");
+  }
+  std::string name = command.name;
+  commands_.emplace(std::move(name), std::make_pair(plugin, std::move(command)));
 }
 
 void Registry::finalise() {
@@ -248,6 +280,14 @@ void PluginRegistrar::setPrivacyManifest(PrivacyManifest manifest) {
 void PluginRegistrar::addDemoData(std::function<void()> seed) {
   requireOpen("demo data");
   registry_.addDemoData(plugin_, std::move(seed));
+}
+void PluginRegistrar::addAnonymousMigration(Migration migration) {
+  requireOpen("anonymous-store migration " + migration.id);
+  registry_.addAnonymousMigration(plugin_, std::move(migration));
+}
+void PluginRegistrar::addCommand(Command command) {
+  requireOpen("command " + command.name);
+  registry_.addCommand(plugin_, std::move(command));
 }
 
 } // namespace belonging

@@ -46,6 +46,8 @@ public:
   void addSetting(const std::string& plugin, Setting setting);
   void setPrivacyManifest(const std::string& plugin, PrivacyManifest manifest);
   void addDemoData(const std::string& plugin, std::function<void()> seed);
+  void addAnonymousMigration(const std::string& plugin, Migration migration);
+  void addCommand(const std::string& plugin, Command command);
   /** Drops everything a plugin registered (its load failed and it is being skipped). */
   void removePlugin(const std::string& plugin);
   /** Checks cross-plugin rules once every plugin has loaded: route permissions exist. */
@@ -65,6 +67,9 @@ public:
   bool hasPrivacyManifest(const std::string& plugin) const { return manifests_.contains(plugin); }
   /** Demo seeders in load order. */
   const std::vector<std::pair<std::string, std::function<void()>>>& demoData() const { return demoData_; }
+  const std::map<std::string, std::vector<Migration>>& anonymousMigrations() const { return anonymousMigrations_; }
+  /** Plugin subcommands by name, with the plugin that added each. */
+  const std::map<std::string, std::pair<std::string, Command>, std::less<>>& commands() const { return commands_; }
 
 private:
   std::vector<std::unique_ptr<RegisteredRoute>> routes_;
@@ -78,6 +83,8 @@ private:
   std::map<std::string, std::vector<Setting>> settings_;
   std::map<std::string, PrivacyManifest> manifests_;
   std::vector<std::pair<std::string, std::function<void()>>> demoData_;
+  std::map<std::string, std::vector<Migration>> anonymousMigrations_;
+  std::map<std::string, std::pair<std::string, Command>, std::less<>> commands_;
 };
 
 /** The Registrar handed to one plugin; it refuses every call once closed. */
@@ -98,6 +105,8 @@ public:
   void addSetting(Setting setting) override;
   void setPrivacyManifest(PrivacyManifest manifest) override;
   void addDemoData(std::function<void()> seed) override;
+  void addAnonymousMigration(Migration migration) override;
+  void addCommand(Command command) override;
 
 private:
   void requireOpen(std::string_view what) const;

@@ -57,7 +57,27 @@ void replaceAll(std::string& text, std::string_view from, std::string_view to) {
   }
 }
 
+// libpq reads start-up options from the connection string, so every connection, including
+// one re-established after PostgreSQL restarts, lands in the anonymous schema without
+// relying on a SET that a reconnect would forget.
+std::string withSearchPath(const std::string& connect) {
+  const std::string schema = kAnonymousSchema;
+  if (connect.starts_with("postgresql://") || connect.starts_with("postgres://")) {
+    return connect + (connect.find('?') == std::string::npos ? "?" : "&") +
+           "options=-csearch_path%3D" + schema;
+  }
+  return connect + " options='-c search_path=" + schema + "'";
+}
+
 } // namespace
+
+std::string anonymousStoreUrl(const std::string& identifiedUrl) {
+  if (!identifiedUrl.starts_with("sqlite:")) return identifiedUrl;
+  std::filesystem::path file(identifiedUrl.substr(7));
+  const std::string extension = file.extension().string();
+  file.replace_filename(file.stem().string() + "-anonymous" + (extension.empty() ? ".db" : extension));
+  return "sqlite:" + file.string();
+}
 
 std::int64_t unixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -65,8 +85,8 @@ std::int64_t unixNow() {
       .count();
 }
 
-SociDatabase::SociDatabase(const std::string& url, int poolSize) {
-  const ParsedUrl parsed = parseUrl(url);
+SociDatabase::SociDatabase(const std::string& url, int poolSize, StoreKind kind) {
+  ParsedUrl parsed = parseUrl(url);
   dialect_ = parsed.dialect;
   size_ = static_cast<std::size_t>(std::max(1, poolSize));
   pool_ = std::make_unique<soci::connection_pool>(size_);
@@ -77,15 +97,36 @@ SociDatabase::SociDatabase(const std::string& url, int poolSize) {
       std::filesystem::create_directories(file.parent_path(), ignored);
     }
   }
+  if (dialect_ == Dialect::Postgresql && kind == StoreKind::Anonymous) {
+    try {
+      soci::session setup(soci::postgresql, parsed.connect);
+      setup << "CREATE SCHEMA IF NOT EXISTS " + std::string(kAnonymousSchema);
+    } catch (const std::exception& error) {
+      // Another instance starting at the same moment may have created it first.
+      if (std::string(error.what()).find("already exists") == std::string::npos) {
+        throw DatabaseError("cannot create the anonymous store's schema " + std::string(kAnonymousSchema) +
+                            ": " + error.what());
+      }
+    }
+    parsed.connect = withSearchPath(parsed.connect);
+  }
   for (std::size_t i = 0; i < size_; ++i) {
     soci::session& sql = pool_->at(i);
     try {
       if (dialect_ == Dialect::Sqlite) {
         sql.open(soci::sqlite3, "db=" + parsed.connect + " timeout=5");
-        // WAL lets readers proceed while one writer commits; NORMAL sync is durable across
-        // application crashes and loses at most the last commits on power loss.
+        // WAL lets readers proceed while one writer commits. The identified store uses NORMAL
+        // sync: durable across application crashes, losing at most the last commits on power
+        // loss. An anonymous submission spends a token that cannot be issued again, so losing
+        // it would silence someone: that store syncs every commit (FULL), and overwrites
+        // deleted content (secure_delete) so reordered rows leave no trace of arrival order.
         sql << "PRAGMA journal_mode=WAL";
-        sql << "PRAGMA synchronous=NORMAL";
+        if (kind == StoreKind::Anonymous) {
+          sql << "PRAGMA synchronous=FULL";
+          sql << "PRAGMA secure_delete=ON";
+        } else {
+          sql << "PRAGMA synchronous=NORMAL";
+        }
         sql << "PRAGMA foreign_keys=ON";
         sql << "PRAGMA busy_timeout=5000";
       } else {

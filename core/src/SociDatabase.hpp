@@ -19,13 +19,29 @@ public:
   using std::runtime_error::runtime_error;
 };
 
+/** Which of the two stores (DESIGN §5) a database is. */
+enum class StoreKind {
+  Identified, ///< Accounts, memberships, issuance records.
+  Anonymous,  ///< Submissions and spent-token hashes: secure_delete, full durability, own schema.
+};
+
+/**
+ * The anonymous store's URL when none is configured: beside the identified SQLite file
+ * ("data/belonging.db" -> "data/belonging-anonymous.db"), or the same PostgreSQL database,
+ * where the store keeps to its own schema.
+ */
+std::string anonymousStoreUrl(const std::string& identifiedUrl);
+
+/** The PostgreSQL schema that holds the anonymous store. */
+inline constexpr const char* kAnonymousSchema = "belonging_anonymous";
+
 class SociDatabase final : public Database {
 public:
   /**
    * Opens `poolSize` connections to `url`: "sqlite:PATH", "postgresql://…" or a libpq
    * connection string ("host=… dbname=…"). Throws DatabaseError.
    */
-  SociDatabase(const std::string& url, int poolSize);
+  SociDatabase(const std::string& url, int poolSize, StoreKind kind = StoreKind::Identified);
   ~SociDatabase() override;
 
   soci::connection_pool& pool() override { return *pool_; }

@@ -10,7 +10,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <pthread.h>
+#include <set>
 #include <thread>
 
 using namespace belonging;
@@ -125,6 +127,47 @@ void seedDemo(Application& application) {
   for (const auto& [plugin, seed] : application.registry.demoData()) seed();
 }
 
+const std::set<std::string, std::less<>> kCoreCommands{"serve", "migrate", "demo", "plugins", "user", "token", "suppress"};
+
+/**
+ * A plugin's subcommand (`belonging experience codes …`): the core parses only the global
+ * options before it, since which commands exist depends on the plugins the config enables.
+ * Returns std::nullopt when argv names a core subcommand (or none), for CLI11 to parse.
+ */
+std::optional<int> runPluginCommand(int argc, char** argv) {
+  GlobalOptions options;
+  int at = 1;
+  for (; at < argc; ++at) {
+    const std::string_view argument = argv[at];
+    std::string* target = argument == "--config" ? &options.configPath
+                          : argument == "--database" ? &options.databaseUrl
+                                                     : nullptr;
+    if (target) {
+      if (at + 1 >= argc) return std::nullopt; // CLI11 reports the missing value.
+      *target = argv[++at];
+      continue;
+    }
+    if (argument.starts_with("--config=")) { options.configPath = argument.substr(9); continue; }
+    if (argument.starts_with("--database=")) { options.databaseUrl = argument.substr(11); continue; }
+    break;
+  }
+  if (at >= argc) return std::nullopt;
+  const std::string name = argv[at];
+  if (name.starts_with("-") || kCoreCommands.contains(name)) return std::nullopt;
+  Application application(loadConfig(options));
+  application.logger.setQuiet(true);
+  const auto found = application.registry.commands().find(name);
+  if (found == application.registry.commands().end()) {
+    std::string known;
+    for (const auto& command : kCoreCommands) known += " " + command;
+    for (const auto& [command, entry] : application.registry.commands()) known += " " + command;
+    std::fprintf(stderr, "belonging: unknown command \"%s\"; commands are:%s\n", name.c_str(), known.c_str());
+    return kExitUsage;
+  }
+  application.migrate();
+  return found->second.second.run(std::vector<std::string>(argv + at + 1, argv + argc));
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -138,6 +181,7 @@ int main(int argc, char** argv) {
   cli.add_option("--database", options.databaseUrl,
                  "Database: sqlite:PATH or a PostgreSQL connection string (overrides the config)");
   cli.set_version_flag("--version", BELONGING_VERSION);
+  cli.footer("Enabled plugins add commands of their own, e.g. `belonging experience --help`.");
 
   std::string listen;
   auto* serveCommand = cli.add_subcommand("serve", "Serve the portal over HTTP");
@@ -193,6 +237,13 @@ int main(int argc, char** argv) {
   suppressCommand->add_option("--format", suppressOptions.format, "csv (hidden cells as *) or json (value null plus a status)");
   suppressCommand->add_option("--totals", suppressOptions.totals, "auto: release the totals the input has; none: release none")
       ->capture_default_str();
+
+  try {
+    if (const auto code = runPluginCommand(argc, argv)) return *code;
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "belonging: %s\n", error.what());
+    return kExitFailure;
+  }
 
   try {
     cli.parse(argc, argv);

@@ -34,7 +34,7 @@ directory = "$work/hello/plugins"
 TOML
 listing=$("$work/prefix/bin/belonging" --config "$work/belonging.toml" plugins)
 echo "$listing"
-grep -Eq '^hello +1\.0\.0 +1\.1 +loaded$' <<<"$listing"
+grep -Eq '^hello +1\.0\.0 +1\.2 +loaded$' <<<"$listing"
 
 "$work/prefix/bin/belonging" --config "$work/belonging.toml" serve >"$work/serve.out" 2>"$work/serve.err" &
 server_pid=$!

@@ -115,6 +115,18 @@ struct PrivacyManifest {
   std::function<void(std::int64_t userId)> eraseUserData;
 };
 
+/**
+ * A `belonging <name> …` subcommand a plugin adds (e.g. `belonging experience codes`). It runs
+ * after the databases are migrated, with the arguments that follow its name; it parses them
+ * itself, prints to standard output and error, and returns the process exit code (2 for bad
+ * usage). Exceptions are reported as errors with exit code 1.
+ */
+struct Command {
+  std::string name;    ///< The plugin's name, or a word of its own; must not clash with another command.
+  std::string summary; ///< One line for `belonging --help`.
+  std::function<int(const std::vector<std::string>& arguments)> run;
+};
+
 /** The registration surface handed to a plugin during load. Every method throws after load. */
 class Registrar {
 public:
@@ -137,6 +149,13 @@ public:
    * Appended in ABI 1.1.
    */
   virtual void addDemoData(std::function<void()> seed) = 0;
+  /**
+   * A schema change to the anonymous store (Host::anonymousDatabase), recorded there.
+   * Appended in ABI 1.2.
+   */
+  virtual void addAnonymousMigration(Migration migration) = 0;
+  /** A CLI subcommand. Appended in ABI 1.2. */
+  virtual void addCommand(Command command) = 0;
 };
 
 } // namespace belonging
