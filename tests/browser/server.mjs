@@ -2,17 +2,22 @@
 // demo sign-ins, listening on an ephemeral loopback port.
 //
 //   const server = await startServer();   // { url, stop() }
+//   const server = await startServer({ plugins: ['admin', 'networks', 'experience'] });
 //   ...
 //   await server.stop();                  // SIGTERM, wait for exit, remove the temp dir
 //
 // The binary is $BELONGING_BIN, or <repo>/build/asan/belonging when that is unset.
 
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+
+// The experience plugin encrypts wave keys under this; a fresh one per test run.
+process.env.BELONGING_EXPERIENCE_KEY ||= randomBytes(32).toString('hex');
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -48,7 +53,9 @@ function run(bin, args) {
   });
 }
 
-export async function startServer() {
+// Options: `plugins`, the [plugins] enabled list (default admin and networks);
+// `config`, extra TOML lines appended to the config file (e.g. a [plugins.NAME] section).
+export async function startServer({ plugins = ['admin', 'networks'], config: extraConfig = [] } = {}) {
   const bin = binaryPath();
   await fs.access(bin).catch(() => {
     throw new Error(`Belonging binary not found at ${bin}: build it (scripts/test) or set BELONGING_BIN`);
@@ -67,8 +74,9 @@ export async function startServer() {
     '[log]',
     'access_log = "off"',
     '[plugins]',
-    'enabled = ["admin", "networks"]',
+    `enabled = [${plugins.map(tomlString).join(', ')}]`,
     'required = ["admin"]',
+    ...extraConfig,
     '',
   ].join('\n'));
 
@@ -130,5 +138,5 @@ export async function startServer() {
     return stopping;
   }
 
-  return { url, stop, output: () => output };
+  return { url, stop, output: () => output, binary: bin, config };
 }
