@@ -24,38 +24,24 @@ WaveStatus parseStatus(const std::string& name) {
 
 std::vector<belonging::Migration> WaveStore::migrations() {
   // Issuances have no surrogate key and, on SQLite, no rowid: a row's position would
-  // otherwise record the order in which people asked for tokens.
-  return {{"0001_waves",
-           "CREATE TABLE experience_waves (\n"
-           "  id ${AUTO_ID},\n"
-           "  name TEXT NOT NULL UNIQUE,\n"
-           "  opens_on TEXT NOT NULL,\n"
-           "  closes_on TEXT NOT NULL,\n"
-           "  questionnaire_version INTEGER NOT NULL,\n"
-           "  status TEXT NOT NULL,\n"
-           "  public_key TEXT NOT NULL,\n"
-           "  private_key TEXT NOT NULL\n"
-           ");\n"
-           "CREATE TABLE experience_issuances (\n"
-           "  wave_id BIGINT NOT NULL REFERENCES experience_waves (id),\n"
-           "  user_id BIGINT NOT NULL,\n"
-           "  PRIMARY KEY (wave_id, user_id)\n"
-           ") WITHOUT ROWID;\n",
-           std::string("CREATE TABLE experience_waves (\n"
-                       "  id ${AUTO_ID},\n"
-                       "  name TEXT NOT NULL UNIQUE,\n"
-                       "  opens_on TEXT NOT NULL,\n"
-                       "  closes_on TEXT NOT NULL,\n"
-                       "  questionnaire_version INTEGER NOT NULL,\n"
-                       "  status TEXT NOT NULL,\n"
-                       "  public_key TEXT NOT NULL,\n"
-                       "  private_key TEXT NOT NULL\n"
-                       ");\n"
-                       "CREATE TABLE experience_issuances (\n"
-                       "  wave_id BIGINT NOT NULL REFERENCES experience_waves (id),\n"
-                       "  user_id BIGINT NOT NULL,\n"
-                       "  PRIMARY KEY (wave_id, user_id)\n"
-                       ");\n")}};
+  // otherwise record the order in which people asked for tokens. PostgreSQL has no
+  // WITHOUT ROWID, so only that clause differs.
+  const std::string schema = "CREATE TABLE experience_waves (\n"
+                             "  id ${AUTO_ID},\n"
+                             "  name TEXT NOT NULL UNIQUE,\n"
+                             "  opens_on TEXT NOT NULL,\n"
+                             "  closes_on TEXT NOT NULL,\n"
+                             "  questionnaire_version INTEGER NOT NULL,\n"
+                             "  status TEXT NOT NULL,\n"
+                             "  public_key TEXT NOT NULL,\n"
+                             "  private_key TEXT NOT NULL\n"
+                             ");\n"
+                             "CREATE TABLE experience_issuances (\n"
+                             "  wave_id BIGINT NOT NULL REFERENCES experience_waves (id),\n"
+                             "  user_id BIGINT NOT NULL,\n"
+                             "  PRIMARY KEY (wave_id, user_id)\n"
+                             ")";
+  return {{"0001_waves", schema + " WITHOUT ROWID;\n", schema + ";\n"}};
 }
 
 namespace {
