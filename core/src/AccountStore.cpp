@@ -2,6 +2,7 @@
 
 #include "Crypto.hpp"
 
+#include <belonging/WriteTransaction.hpp>
 #include <soci/soci.h>
 
 #include <algorithm>
@@ -37,7 +38,7 @@ std::int64_t AccountStore::addUser(const std::string& username, const std::strin
   if (password) checkPassword(*password);
   const std::string hash = password ? crypto::hashPassword(*password) : std::string();
   soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
+  belonging::WriteTransaction transaction(sql, database_.dialect());
   int taken = 0;
   sql << "SELECT COUNT(*) FROM users WHERE username = :u", soci::use(username), soci::into(taken);
   if (taken != 0) throw AccountError("a user called \"" + username + "\" already exists");
@@ -97,7 +98,7 @@ void AccountStore::setPassword(std::int64_t userId, const std::string& password)
   checkPassword(password);
   const std::string hash = crypto::hashPassword(password);
   soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
+  belonging::WriteTransaction transaction(sql, database_.dialect());
   sql << "UPDATE users SET password_hash = :h WHERE id = :i", soci::use(hash), soci::use(userId);
   // A password change ends every other session: the usual reason to change it is suspicion.
   sql << "DELETE FROM sessions WHERE user_id = :i", soci::use(userId);
@@ -106,7 +107,7 @@ void AccountStore::setPassword(std::int64_t userId, const std::string& password)
 
 void AccountStore::disable(const std::string& username) {
   soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
+  belonging::WriteTransaction transaction(sql, database_.dialect());
   const std::int64_t id = requireUser(sql, username);
   const std::int64_t now = unixNow();
   sql << "UPDATE users SET disabled = 1 WHERE id = :i", soci::use(id);

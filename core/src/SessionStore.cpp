@@ -2,6 +2,7 @@
 
 #include "Crypto.hpp"
 
+#include <belonging/WriteTransaction.hpp>
 #include <soci/soci.h>
 
 #include <algorithm>
@@ -153,7 +154,7 @@ void SigninThrottle::bump(soci::session& sql, const std::string& key, std::int64
 
 void SigninThrottle::recordFailure(const std::string& username, const std::string& address) {
   soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
+  belonging::WriteTransaction transaction(sql, database_.dialect());
   const std::int64_t now = clock_();
   bump(sql, "account:" + username, now);
   if (!address.empty()) bump(sql, "address:" + address, now);

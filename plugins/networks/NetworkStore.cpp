@@ -1,5 +1,6 @@
 #include "NetworkStore.hpp"
 
+#include <belonging/WriteTransaction.hpp>
 #include <soci/soci.h>
 
 namespace networks {
@@ -211,7 +212,7 @@ std::optional<Membership> NetworkStore::membership(std::int64_t networkId, std::
 
 bool NetworkStore::join(const Membership& membership) {
   soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
+  belonging::WriteTransaction transaction(sql, database_.dialect());
   const int visible = membership.visible ? 1 : 0;
   int existing = 0;
   sql << "SELECT COUNT(*) FROM network_memberships WHERE network_id = :n AND user_id = :u",
@@ -260,7 +261,7 @@ std::vector<Membership> NetworkStore::activeMemberships() {
 
 int NetworkStore::eraseUser(std::int64_t userId) {
   soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
+  belonging::WriteTransaction transaction(sql, database_.dialect());
   soci::statement memberships =
       (sql.prepare << "DELETE FROM network_memberships WHERE user_id = :u", soci::use(userId));
   memberships.execute(true);

@@ -4,6 +4,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <thread>
+#include <vector>
+
 using namespace belonging::testing;
 using Labels = std::vector<std::string>;
 
@@ -206,4 +209,28 @@ TEST_CASE("single sign-on from the trusted proxy only", "[integration][auth][sso
   auto newcomer = browser.get("/", {{"X-Remote-User", "new.starter"}, {"X-Proxy-Secret", "0123456789abcdef0123"}});
   CHECK(newcomer->status == 200);
   CHECK(newcomer->body.find("new.starter") != std::string::npos);
+}
+
+TEST_CASE("many people signing in through the proxy for the first time at once all get in", "[integration][auth][sso]") {
+  // SQLite fails a deferred transaction that reads and then writes at once ("database is
+  // locked") when another connection wrote in between; provisioning must queue instead.
+  ServerOptions options;
+  options.extraConfig = "[sso]\nenabled = true\nuser_header = \"X-Remote-User\"\nsecret_header = \"X-Proxy-Secret\"\n"
+                        "secret = \"0123456789abcdef0123\"\ntrusted_proxies = [\"127.0.0.1\"]\nauto_provision = true\n";
+  TestServer server(options);
+  constexpr int kPeople = 24;
+  std::vector<int> statuses(kPeople * 3, 0);
+  std::vector<std::thread> people;
+  for (int person = 0; person < kPeople; ++person) {
+    people.emplace_back([&, person] {
+      Browser browser(server.port());
+      for (int visit = 0; visit < 3; ++visit) {
+        auto page = browser.get("/", {{"X-Remote-User", "rush." + std::to_string(person)},
+                                      {"X-Proxy-Secret", "0123456789abcdef0123"}});
+        statuses[static_cast<std::size_t>(person * 3 + visit)] = page ? page->status : -1;
+      }
+    });
+  }
+  for (auto& person : people) person.join();
+  for (const int status : statuses) CHECK(status == 200);
 }
