@@ -1,5 +1,6 @@
 #include "AnonymousStore.hpp"
 
+#include <belonging/WriteTransaction.hpp>
 #include <nlohmann/json.hpp>
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -14,6 +15,7 @@ namespace experience {
 namespace {
 
 using belonging::Dialect;
+using belonging::WriteTransaction;
 
 constexpr std::size_t kMaxBatch = 512;
 
@@ -37,38 +39,68 @@ std::int64_t randomKey() {
   return static_cast<std::int64_t>(random() >> 1) | 1;
 }
 
-// SQLite: take the write lock at BEGIN, so a transaction that reads before writing cannot
-// fail half-way because another connection wrote first.
-void begin(soci::session& sql, Dialect dialect) {
-  if (dialect == Dialect::Sqlite) {
-    sql << "BEGIN IMMEDIATE";
-  } else {
-    sql.begin();
-  }
-}
-void commit(soci::session& sql, Dialect dialect) {
-  if (dialect == Dialect::Sqlite) {
-    sql << "COMMIT";
-  } else {
-    sql.commit();
-  }
-}
-void rollback(soci::session& sql, Dialect dialect) {
-  try {
-    if (dialect == Dialect::Sqlite) {
-      sql << "ROLLBACK";
-    } else {
-      sql.rollback();
-    }
-  } catch (const std::exception&) {
-    // Nothing was open, or the connection is gone: either way nothing is committed.
-  }
-}
-
 long long affected(soci::statement& statement) {
   statement.execute(true);
   return statement.get_affected_rows();
 }
+
+/**
+ * The writer's statements, prepared once per transaction and run for every submission in
+ * it: parsing them afresh for each submission cost more than executing them.
+ */
+class StoreStatements {
+public:
+  StoreStatements(soci::session& sql, Dialect dialect)
+      : knownCode_((sql.prepare << "SELECT COUNT(*) FROM experience_codes WHERE code_hash = :c AND wave_id = :w",
+                    soci::use(code_), soci::use(waveId_), soci::into(known_))),
+        spend_((sql.prepare << "INSERT INTO experience_spent (credential_hash, wave_id) VALUES (:h, :w) "
+                               "ON CONFLICT (credential_hash) DO NOTHING",
+                soci::use(hash_), soci::use(waveId_))),
+        // On PostgreSQL the share lock makes closeWave wait for this transaction, so nothing
+        // lands after the wave's rows have been shuffled.
+        isOpen_((sql.prepare << (dialect == Dialect::Postgresql
+                                     ? "SELECT wave_id FROM experience_open_waves WHERE wave_id = :w FOR SHARE"
+                                     : "SELECT wave_id FROM experience_open_waves WHERE wave_id = :w"),
+                 soci::use(waveId_), soci::into(open_))),
+        unspend_((sql.prepare << "DELETE FROM experience_spent WHERE credential_hash = :h", soci::use(hash_))),
+        response_((sql.prepare << "INSERT INTO experience_responses (response_key, wave_id, questionnaire_version, "
+                                  "answers) VALUES (:k, :w, :v, :a)",
+                   soci::use(key_), soci::use(waveId_), soci::use(version_), soci::use(text_))),
+        comment_((sql.prepare << "INSERT INTO experience_comments (comment_key, wave_id, body) VALUES (:k, :w, :b)",
+                  soci::use(key_), soci::use(waveId_), soci::use(text_))) {}
+
+  SubmitOutcome store(const Submission& submission) {
+    waveId_ = submission.waveId;
+    if (submission.paperCode) {
+      code_ = *submission.paperCode;
+      knownCode_.execute(true);
+      if (known_ == 0) return SubmitOutcome::UnknownCode;
+    }
+    hash_ = submission.credentialHash;
+    if (affected(spend_) == 0) return SubmitOutcome::AlreadySpent;
+    if (!isOpen_.execute(true)) {
+      unspend_.execute(true);
+      return SubmitOutcome::NotOpen;
+    }
+    key_ = randomKey();
+    version_ = submission.questionnaireVersion;
+    text_ = submission.answers;
+    response_.execute(true);
+    if (!submission.comment.empty()) {
+      key_ = randomKey();
+      text_ = submission.comment;
+      comment_.execute(true);
+    }
+    return SubmitOutcome::Recorded;
+  }
+
+private:
+  // Bound by reference into the statements below, so declared before them.
+  std::string code_, hash_, text_;
+  std::int64_t waveId_ = 0, key_ = 0, open_ = 0;
+  int version_ = 1, known_ = 0;
+  soci::statement knownCode_, spend_, isOpen_, unspend_, response_, comment_;
+};
 
 } // namespace
 
@@ -172,16 +204,13 @@ void AnonymousStore::writerLoop() {
     bool committed = false;
     try {
       soci::session sql(database_.pool());
-      begin(sql, dialect);
-      try {
-        for (std::size_t i = 0; i < batch.size(); ++i) outcomes[i] = store(sql, batch[i]->submission);
-        commit(sql, dialect);
-        committed = true;
-      } catch (const std::exception&) {
-        rollback(sql, dialect);
-      }
+      WriteTransaction transaction(sql, dialect);
+      StoreStatements statements(sql, dialect);
+      for (std::size_t i = 0; i < batch.size(); ++i) outcomes[i] = statements.store(batch[i]->submission);
+      transaction.commit();
+      committed = true;
     } catch (const std::exception&) {
-      // No connection: each submission is tried alone below, and reports its own error.
+      // Rolled back: each submission is tried alone below, and reports its own error.
     }
     if (committed) {
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->outcome.set_value(outcomes[i]);
@@ -191,15 +220,10 @@ void AnonymousStore::writerLoop() {
     for (Pending* pending : batch) {
       try {
         soci::session sql(database_.pool());
-        begin(sql, dialect);
-        try {
-          const SubmitOutcome outcome = store(sql, pending->submission);
-          commit(sql, dialect);
-          pending->outcome.set_value(outcome);
-        } catch (...) {
-          rollback(sql, dialect);
-          throw;
-        }
+        WriteTransaction transaction(sql, dialect);
+        const SubmitOutcome outcome = StoreStatements(sql, dialect).store(pending->submission);
+        transaction.commit();
+        pending->outcome.set_value(outcome);
       } catch (...) {
         pending->outcome.set_exception(std::current_exception());
       }
@@ -207,46 +231,9 @@ void AnonymousStore::writerLoop() {
   }
 }
 
-SubmitOutcome AnonymousStore::store(soci::session& sql, const Submission& submission) {
-  const std::int64_t waveId = submission.waveId;
-  if (submission.paperCode) {
-    int known = 0;
-    sql << "SELECT COUNT(*) FROM experience_codes WHERE code_hash = :c AND wave_id = :w",
-        soci::use(*submission.paperCode), soci::use(waveId), soci::into(known);
-    if (known == 0) return SubmitOutcome::UnknownCode;
-  }
-  soci::statement spend = (sql.prepare << "INSERT INTO experience_spent (credential_hash, wave_id) VALUES (:h, :w) "
-                                          "ON CONFLICT (credential_hash) DO NOTHING",
-                           soci::use(submission.credentialHash), soci::use(waveId));
-  if (affected(spend) == 0) return SubmitOutcome::AlreadySpent;
-  // On PostgreSQL the share lock makes closeWave wait for this transaction, so nothing
-  // lands after the wave's rows have been shuffled.
-  std::int64_t open = 0;
-  soci::indicator openIndicator = soci::i_null;
-  sql << (database_.dialect() == Dialect::Postgresql
-              ? "SELECT wave_id FROM experience_open_waves WHERE wave_id = :w FOR SHARE"
-              : "SELECT wave_id FROM experience_open_waves WHERE wave_id = :w"),
-      soci::use(waveId), soci::into(open, openIndicator);
-  if (!sql.got_data()) {
-    sql << "DELETE FROM experience_spent WHERE credential_hash = :h", soci::use(submission.credentialHash);
-    return SubmitOutcome::NotOpen;
-  }
-  const std::int64_t responseKey = randomKey();
-  sql << "INSERT INTO experience_responses (response_key, wave_id, questionnaire_version, answers) "
-         "VALUES (:k, :w, :v, :a)",
-      soci::use(responseKey), soci::use(waveId), soci::use(submission.questionnaireVersion),
-      soci::use(submission.answers);
-  if (!submission.comment.empty()) {
-    const std::int64_t commentKey = randomKey();
-    sql << "INSERT INTO experience_comments (comment_key, wave_id, body) VALUES (:k, :w, :b)", soci::use(commentKey),
-        soci::use(waveId), soci::use(submission.comment);
-  }
-  return SubmitOutcome::Recorded;
-}
-
 void AnonymousStore::addCodes(std::int64_t waveId, const std::vector<std::string>& codeHashes) {
   soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
+  WriteTransaction transaction(sql, database_.dialect());
   for (const auto& hash : codeHashes) {
     sql << "INSERT INTO experience_codes (code_hash, wave_id) VALUES (:h, :w)", soci::use(hash), soci::use(waveId);
   }
@@ -264,7 +251,7 @@ std::optional<std::int64_t> AnonymousStore::waveOfCode(const std::string& codeHa
 void AnonymousStore::closeWave(std::int64_t waveId) {
   {
     soci::session sql(database_.pool());
-    soci::transaction transaction(sql);
+    WriteTransaction transaction(sql, database_.dialect());
     sql << "DELETE FROM experience_open_waves WHERE wave_id = :w", soci::use(waveId);
     transaction.commit();
   }
@@ -277,8 +264,8 @@ void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave) {
   const Dialect dialect = database_.dialect();
   soci::session sql(database_.pool());
   SecureRandom random;
-  begin(sql, dialect);
-  try {
+  {
+    WriteTransaction transaction(sql, dialect);
     if (dialect == Dialect::Postgresql) {
       sql << "LOCK TABLE experience_responses, experience_comments, experience_spent, experience_codes "
              "IN ACCESS EXCLUSIVE MODE";
@@ -384,10 +371,7 @@ void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave) {
       }
       swap(name);
     }
-    commit(sql, dialect);
-  } catch (...) {
-    rollback(sql, dialect);
-    throw;
+    transaction.commit();
   }
   if (dialect == Dialect::Sqlite) {
     // Rebuild the file so no page keeps the old layout, and empty the write-ahead log, whose

@@ -82,7 +82,6 @@ private:
     std::promise<SubmitOutcome> outcome;
   };
   void writerLoop();
-  SubmitOutcome store(soci::session& sql, const Submission& submission);
   void rewriteInRandomOrder(std::int64_t closingWave);
 
   belonging::Database& database_;

@@ -186,7 +186,9 @@ std::string ExperienceService::issueToken(std::int64_t waveId, std::int64_t user
   if (!issuances_.allow(std::to_string(userId))) {
     throw ExperienceError(429, "Too many requests: wait a minute and try again.");
   }
-  const Wave wave = requireWave(waveId);
+  const auto found = waves.findRecent(waveId);
+  if (!found) throw ExperienceError(404, "There is no such survey wave.");
+  const Wave& wave = *found;
   if (!wave.accepting(today())) throw ExperienceError(410, "This survey is not open.");
   Bytes blinded;
   try {
@@ -243,7 +245,7 @@ void ExperienceService::store(Submission submission) {
 void ExperienceService::submitWithToken(std::int64_t waveId, const std::string& token, const std::string& signature,
                                         const std::map<std::string, std::string>& answers, const std::string& comment) {
   if (!submissions_.allow()) throw ExperienceError(429, "The survey is very busy: try again in a minute.");
-  const auto wave = waves.find(waveId);
+  const auto wave = waves.findRecent(waveId);
   if (!wave) throw ExperienceError(400, "wave is not a survey wave");
   Bytes prepared, signatureBytes;
   try {

@@ -1,5 +1,6 @@
 #include "WaveStore.hpp"
 
+#include <belonging/WriteTransaction.hpp>
 #include <soci/soci.h>
 
 #include <stdexcept>
@@ -96,7 +97,7 @@ std::optional<Wave> WaveStore::find(std::int64_t id) {
 
 std::int64_t WaveStore::create(const Wave& wave) {
   soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
+  belonging::WriteTransaction transaction(sql, database_.dialect());
   const std::string status = statusName(wave.status);
   sql << "INSERT INTO experience_waves (name, opens_on, closes_on, questionnaire_version, status, public_key, "
          "private_key) VALUES (:n, :o, :c, :v, :s, :p, :k)",
@@ -112,9 +113,29 @@ void WaveStore::setStatus(std::int64_t id, WaveStatus status) {
   soci::session sql(database_.pool());
   const std::string name = statusName(status);
   sql << "UPDATE experience_waves SET status = :s WHERE id = :id", soci::use(name), soci::use(id);
+  std::lock_guard lock(recentMutex_);
+  recent_.erase(id);
 }
 
-bool WaveStore::recordIssuance(soci::session& sql, std::int64_t waveId, std::int64_t userId) {
+std::shared_ptr<const Wave> WaveStore::findRecent(std::int64_t id) {
+  constexpr auto kFresh = std::chrono::seconds(1);
+  const auto now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard lock(recentMutex_);
+    if (const auto cached = recent_.find(id); cached != recent_.end() && now - cached->second.first < kFresh) {
+      return cached->second.second;
+    }
+  }
+  auto wave = find(id);
+  if (!wave) return nullptr; // Unknown ids are not remembered: nothing can fill the map.
+  auto shared = std::make_shared<const Wave>(std::move(*wave));
+  std::lock_guard lock(recentMutex_);
+  recent_[id] = {now, shared};
+  return shared;
+}
+
+bool WaveStore::recordIssuance(std::int64_t waveId, std::int64_t userId) {
+  soci::session sql(database_.pool());
   soci::statement statement = (sql.prepare << "INSERT INTO experience_issuances (wave_id, user_id) VALUES (:w, :u) "
                                               "ON CONFLICT (wave_id, user_id) DO NOTHING",
                                soci::use(waveId), soci::use(userId));

@@ -7,7 +7,11 @@
 
 #include <soci/soci.h>
 
+#include <chrono>
 #include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -41,12 +45,22 @@ public:
 
   std::vector<Wave> all();
   std::optional<Wave> find(std::int64_t id);
+  /**
+   * find(), answered from memory for up to a second: token requests and submissions read
+   * their wave on every request, and parsing that query costs more than the rest of the
+   * lookup. Changes made through this store clear it at once; another instance's change is
+   * seen within a second, and the anonymous store still checks that a wave is open inside
+   * every submission's own transaction.
+   */
+  std::shared_ptr<const Wave> findRecent(std::int64_t id);
   std::int64_t create(const Wave& wave);
   void setStatus(std::int64_t id, WaveStatus status);
   /**
-   * Records that the user is being issued a token for the wave, and runs `sign` in the same
-   * transaction: the signature is released only once the record is committed, and a failed
-   * signature leaves no record. Returns std::nullopt if the user already had one.
+   * Issues the user's one token for the wave: runs `sign`, then records the issuance (one
+   * statement, so its own transaction), and returns the signature only once it is committed. Returns std::nullopt, and
+   * discards any signature made, if the user already had one (two racing requests: one wins).
+   * `sign` runs before the write transaction: on SQLite a transaction holds the one write lock,
+   * and an RSA signature inside it would queue every other issuance behind it.
    */
   template <typename Sign> std::optional<std::string> issue(std::int64_t waveId, std::int64_t userId, Sign sign);
   bool wasIssued(std::int64_t waveId, std::int64_t userId);
@@ -55,18 +69,19 @@ public:
   void eraseUser(std::int64_t userId);
 
 private:
-  bool recordIssuance(soci::session& sql, std::int64_t waveId, std::int64_t userId);
+  bool recordIssuance(std::int64_t waveId, std::int64_t userId);
   std::vector<Wave> read(const std::string& where, std::optional<std::int64_t> id);
   belonging::Database& database_;
+  std::mutex recentMutex_;
+  std::map<std::int64_t, std::pair<std::chrono::steady_clock::time_point, std::shared_ptr<const Wave>>> recent_;
 };
 
 template <typename Sign>
 std::optional<std::string> WaveStore::issue(std::int64_t waveId, std::int64_t userId, Sign sign) {
-  soci::session sql(database_.pool());
-  soci::transaction transaction(sql);
-  if (!recordIssuance(sql, waveId, userId)) return std::nullopt;
+  // No "already issued?" read first: the wave page checks that, repeats are rate-limited,
+  // and the insert below is the check that counts.
   std::string signature = sign();
-  transaction.commit();
+  if (!recordIssuance(waveId, userId)) return std::nullopt;
   return signature;
 }
 
