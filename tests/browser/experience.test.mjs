@@ -3,60 +3,19 @@
 // cookie-less submission) and cannot answer twice; a paper-code holder answers without
 // signing in or JavaScript; the analyst reads the results. axe checks each page.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import fs from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { startServer } from './server.mjs';
+import { assertAccessible, signIn, usePortal } from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--no-first-run'];
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
-const PASSWORD = 'belonging-demo';
 const TEST_TIMEOUT_MS = 60_000;
 
-let server;
-let browser;
-
-before(async () => {
-  [server, browser] = await Promise.all([
-    startServer({ plugins: ['admin', 'networks', 'experience'] }),
-    chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }),
-  ]);
-}, { timeout: 60_000 });
-
-after(async () => {
-  await browser?.close();
-  await server?.stop();
-}, { timeout: 30_000 });
-
-async function newPage(t, options = {}) {
-  const context = await browser.newContext({ baseURL: server.url, ...options });
-  t.after(() => context.close());
-  context.setDefaultTimeout(15_000);
-  return context.newPage();
-}
-
-async function assertAccessible(page, label = page.url()) {
-  const { violations } = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
-  const report = violations.map((v) => `  [${v.impact}] ${v.id}: ${v.help} ${JSON.stringify(v.nodes.map((n) => n.target))}`).join('\n');
-  assert.equal(violations.length, 0, `axe found ${violations.length} violation(s) on ${label}:\n${report}`);
-}
-
-async function signIn(page, username) {
-  await page.goto('/signin');
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL((url) => url.pathname !== '/signin'),
-    page.getByRole('button', { name: 'Sign in', exact: true }).click(),
-  ]);
-}
+const portal = usePortal({ plugins: ['admin', 'networks', 'experience'] }, { actionTimeout: 15_000 });
+const { newPage } = portal;
 
 test('staff answers the open wave from the home page, anonymously, and cannot answer twice', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const page = await newPage(t);
@@ -90,11 +49,11 @@ test('staff answers the open wave from the home page, anonymously, and cannot an
 test('a paper-code holder answers without signing in or JavaScript; the analyst sees the results', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'belonging-codes-'));
   t.after(() => fs.rm(dir, { recursive: true, force: true }));
-  const waves = await promisify(execFile)(server.binary, ['--config', server.config, 'experience', 'waves']);
+  const waves = await promisify(execFile)(portal.server.binary, ['--config', portal.server.config, 'experience', 'waves']);
   const open = waves.stdout.split('\n').find((line) => line.includes('\topen\t'));
   assert.ok(open, `an open demo wave:\n${waves.stdout}`);
   const csv = path.join(dir, 'codes.csv');
-  await promisify(execFile)(server.binary, ['--config', server.config, 'experience', 'codes', '--wave', open.split('\t')[0], '--count', '2', '-o', csv]);
+  await promisify(execFile)(portal.server.binary, ['--config', portal.server.config, 'experience', 'codes', '--wave', open.split('\t')[0], '--count', '2', '-o', csv]);
   const code = (await fs.readFile(csv, 'utf8')).split(/\r?\n/)[1];
 
   const page = await newPage(t, { javaScriptEnabled: false });

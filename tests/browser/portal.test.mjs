@@ -2,60 +2,15 @@
 // Debian's headless Chromium through playwright-core, with axe-core checking
 // WCAG 2.2 AA on each page. Run with `node --test tests/browser/`.
 
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chromium } from 'playwright-core';
-import { AxeBuilder } from '@axe-core/playwright';
-import { startServer } from './server.mjs';
+import { assertAccessible, signIn, usePortal } from './harness.mjs';
 
-const CHROMIUM = process.env.CHROMIUM_BIN || '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-dev-shm-usage',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-const AXE_TAGS = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'];
-const PASSWORD = 'belonging-demo';
 // A hung page fails its own test quickly instead of stalling the whole run.
 const TEST_TIMEOUT_MS = 30_000;
 
-let server;
-let browser;
-
-before(async () => {
-  [server, browser] = await Promise.all([
-    startServer(),
-    chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS }),
-  ]);
-}, { timeout: 60_000 });
-
-after(async () => {
-  // Close the browser first so no keep-alive connection holds the server's shutdown.
-  await browser?.close();
-  await server?.stop();
-}, { timeout: 30_000 });
-
-// A fresh context (cookies, storage) per test; closed when the test ends.
-async function newPage(t, options = {}) {
-  const context = await browser.newContext({ baseURL: server.url, ...options });
-  t.after(() => context.close());
-  context.setDefaultTimeout(10_000);
-  return context.newPage();
-}
-
-// Fails with every violation's rule id, impact and target selectors.
-async function assertAccessible(page, label = page.url()) {
-  const { violations } = await new AxeBuilder({ page }).withTags(AXE_TAGS).analyze();
-  const report = violations.map((v) => [
-    `  [${v.impact}] ${v.id}: ${v.help} (${v.helpUrl})`,
-    ...v.nodes.map((n) => `      ${JSON.stringify(n.target)}  ${n.failureSummary?.replace(/\s*\n\s*/g, ' / ') ?? ''}`),
-  ].join('\n')).join('\n');
-  assert.equal(violations.length, 0, `axe found ${violations.length} violation(s) on ${label}:\n${report}`);
-}
+const portal = usePortal();
+const { newPage } = portal;
 
 // axe-core needs script execution, which a `javaScriptEnabled: false` context has
 // switched off (its evaluate calls then hang on timers that never fire). So check the
@@ -63,8 +18,8 @@ async function assertAccessible(page, label = page.url()) {
 // noJsContext's cookies but serves the page's own scripts empty: the DOM is the one a
 // browser without JavaScript gets (no `js-enabled` class, no nhsuk components set up).
 async function assertAccessibleWithoutScripts(t, noJsContext, path, label) {
-  const context = await browser.newContext({
-    baseURL: server.url,
+  const context = await portal.browser.newContext({
+    baseURL: portal.server.url,
     storageState: await noJsContext.storageState(),
   });
   t.after(() => context.close());
@@ -75,17 +30,6 @@ async function assertAccessibleWithoutScripts(t, noJsContext, path, label) {
   assert.equal(response.status(), 200, `GET ${path}`);
   assert.equal(await page.evaluate(() => document.documentElement.classList.contains('js-enabled')), false);
   await assertAccessible(page, label);
-}
-
-// Signs in through the form; works with or without JavaScript.
-async function signIn(page, username) {
-  await page.goto('/signin');
-  await page.locator('#username').fill(username);
-  await page.locator('#password').fill(PASSWORD);
-  await Promise.all([
-    page.waitForURL((url) => url.pathname !== '/signin'),
-    page.getByRole('button', { name: 'Sign in', exact: true }).click(),
-  ]);
 }
 
 // Collects console errors, uncaught exceptions and CSP violations (Chromium reports
