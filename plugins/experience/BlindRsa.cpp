@@ -757,4 +757,16 @@ Bytes sha256(std::span<const std::uint8_t> data) {
   return digest;
 }
 
+std::string keyFingerprint(std::span<const std::uint8_t> spki) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const Bytes digest = sha256(spki);
+  std::string text;
+  for (std::size_t i = 0; i < 10; ++i) {
+    if (i > 0 && i % 2 == 0) text += ' ';
+    text += kHex[digest[i] >> 4];
+    text += kHex[digest[i] & 0x0f];
+  }
+  return text;
+}
+
 } // namespace belonging::experience

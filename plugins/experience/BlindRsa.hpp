@@ -204,4 +204,11 @@ Bytes base64UrlDecode(std::string_view text);
 /** SHA-256 of the data. */
 Bytes sha256(std::span<const std::uint8_t> data);
 
+/**
+ * A wave key's fingerprint for people to compare: the first 80 bits of SHA-256 of the DER
+ * SubjectPublicKeyInfo, as five groups of four lower-case hex digits ("e3b0 c442 98fc 1c14
+ * 9afb"). The page script computes the same from the key it actually uses.
+ */
+std::string keyFingerprint(std::span<const std::uint8_t> spki);
+
 } // namespace belonging::experience

@@ -42,7 +42,8 @@ json waveData(const Wave& wave, const std::string& today) {
           {"open", wave.status == WaveStatus::Open},
           {"closed", wave.status == WaveStatus::Closed},
           {"accepting", wave.accepting(today)},
-          {"questionnaireVersion", wave.questionnaireVersion}};
+          {"questionnaireVersion", wave.questionnaireVersion},
+          {"fingerprint", belonging::experience::keyFingerprint(belonging::experience::base64UrlDecode(wave.publicKey))}};
 }
 
 std::map<std::string, std::string> formAnswers(const Request& request) {

@@ -26,7 +26,17 @@ test('staff answers the open wave from the home page, anonymously, and cannot an
   await signIn(page, 'staff');
   await page.getByRole('link', { name: /^Staff experience, winter/ }).first().click();
   await page.waitForURL(/\/experience\/waves\/\d+$/);
+  // The fingerprint the page's script computes from its key matches the one the People
+  // team is told to announce (computed by the server in C++).
+  await page.locator('#experience-key').waitFor(); // Shown once the script has hashed the key.
+  const fingerprint = (await page.locator('#experience-key-fingerprint').textContent()).trim();
+  assert.match(fingerprint, /^[0-9a-f]{4}( [0-9a-f]{4}){4}$/);
   await assertAccessible(page, 'questionnaire');
+  const analyst = await newPage(t);
+  await signIn(analyst, 'analyst');
+  await analyst.goto('/experience/manage');
+  assert.ok((await analyst.locator('.experience-fingerprint').allTextContents()).includes(fingerprint),
+    `the manage page announces fingerprint ${fingerprint}`);
   await page.getByLabel('1 to 2 times').first().check();
   await page.locator('#field-discrimination').getByLabel('No', { exact: true }).check();
   await page.locator('#field-ethnicity').getByLabel('Prefer not to say').check();

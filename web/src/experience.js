@@ -369,6 +369,22 @@ function setUp(form) {
       'Try again later.');
   }
 
+  // Show the fingerprint of the key this page will use, computed here rather than taken
+  // from the server's text: a server that gave one person a key of their own (to tell
+  // their answers apart) would show them a fingerprint that differs from the announced one.
+  (async () => {
+    const shown = document.getElementById('experience-key-fingerprint');
+    if (!shown) return;
+    try {
+      const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', base64urlDecode(form.dataset.publicKey || '')));
+      const hex = Array.from(digest.subarray(0, 10), (b) => b.toString(16).padStart(2, '0')).join('');
+      shown.textContent = hex.match(/.{4}/g).join(' ');
+      document.getElementById('experience-key').hidden = false;
+    } catch {
+      // importKey reports a bad key when the person submits.
+    }
+  })();
+
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (busy) return;

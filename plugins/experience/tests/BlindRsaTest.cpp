@@ -457,3 +457,10 @@ TEST_CASE("sha256 matches FIPS 180-2", "[experience][blindrsa]") {
   CHECK(toHex(sha256(bytesOf("abc"))) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
   CHECK(toHex(sha256(Bytes{})) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 }
+
+TEST_CASE("A key fingerprint is the first 80 bits of SHA-256, in groups of four hex digits", "[experience][blindrsa]") {
+  // SHA-256 of nothing is e3b0c44298fc1c149afbf4c8996fb924…; of "abc", ba7816bf8f01cfea4141….
+  CHECK(keyFingerprint({}) == "e3b0 c442 98fc 1c14 9afb");
+  const std::string abc = "abc";
+  CHECK(keyFingerprint({reinterpret_cast<const std::uint8_t*>(abc.data()), abc.size()}) == "ba78 16bf 8f01 cfea 4141");
+}
