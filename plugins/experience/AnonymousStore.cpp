@@ -123,38 +123,26 @@ std::string credentialHash(std::string_view label, std::int64_t waveId, std::str
 std::vector<belonging::Migration> AnonymousStore::migrations() {
   // SQLite: an INTEGER PRIMARY KEY is the rowid, so the random key is also the physical
   // order; a separate key column would leave an autoincrementing rowid recording arrival.
-  // Tables keyed by a hash have no rowid at all.
-  return {{"0001_anonymous_store",
-           "CREATE TABLE experience_open_waves (wave_id INTEGER PRIMARY KEY);\n"
+  // Tables keyed by a hash have no rowid at all. PostgreSQL has neither rule, so only the
+  // key type and WITHOUT ROWID differ by dialect.
+  auto schema = [](const std::string& key, const std::string& hashed) {
+    return "CREATE TABLE experience_open_waves (wave_id " + key + " PRIMARY KEY);\n"
            "CREATE TABLE experience_responses (\n"
-           "  response_key INTEGER PRIMARY KEY,\n"
+           "  response_key " + key + " PRIMARY KEY,\n"
            "  wave_id BIGINT NOT NULL,\n"
            "  questionnaire_version INTEGER NOT NULL,\n"
            "  sequence INTEGER,\n"
            "  answers TEXT NOT NULL\n"
            ");\n"
            "CREATE TABLE experience_comments (\n"
-           "  comment_key INTEGER PRIMARY KEY,\n"
+           "  comment_key " + key + " PRIMARY KEY,\n"
            "  wave_id BIGINT NOT NULL,\n"
            "  body TEXT NOT NULL\n"
            ");\n"
-           "CREATE TABLE experience_spent (credential_hash TEXT PRIMARY KEY, wave_id BIGINT NOT NULL) WITHOUT ROWID;\n"
-           "CREATE TABLE experience_codes (code_hash TEXT PRIMARY KEY, wave_id BIGINT NOT NULL) WITHOUT ROWID;\n",
-           std::string("CREATE TABLE experience_open_waves (wave_id BIGINT PRIMARY KEY);\n"
-                       "CREATE TABLE experience_responses (\n"
-                       "  response_key BIGINT PRIMARY KEY,\n"
-                       "  wave_id BIGINT NOT NULL,\n"
-                       "  questionnaire_version INTEGER NOT NULL,\n"
-                       "  sequence INTEGER,\n"
-                       "  answers TEXT NOT NULL\n"
-                       ");\n"
-                       "CREATE TABLE experience_comments (\n"
-                       "  comment_key BIGINT PRIMARY KEY,\n"
-                       "  wave_id BIGINT NOT NULL,\n"
-                       "  body TEXT NOT NULL\n"
-                       ");\n"
-                       "CREATE TABLE experience_spent (credential_hash TEXT PRIMARY KEY, wave_id BIGINT NOT NULL);\n"
-                       "CREATE TABLE experience_codes (code_hash TEXT PRIMARY KEY, wave_id BIGINT NOT NULL);\n")}};
+           "CREATE TABLE experience_spent (credential_hash TEXT PRIMARY KEY, wave_id BIGINT NOT NULL)" + hashed + ";\n"
+           "CREATE TABLE experience_codes (code_hash TEXT PRIMARY KEY, wave_id BIGINT NOT NULL)" + hashed + ";\n";
+  };
+  return {{"0001_anonymous_store", schema("INTEGER", " WITHOUT ROWID"), schema("BIGINT", "")}};
 }
 
 AnonymousStore::AnonymousStore(belonging::Database& database) : database_(database) {}
