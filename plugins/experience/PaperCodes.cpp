@@ -41,11 +41,16 @@ std::string generatePaperCode() {
 
 std::optional<std::string> normalisePaperCode(std::string_view typed, std::string& error) {
   std::string symbols;
-  for (const char c : typed) {
+  for (std::size_t i = 0; i < typed.size(); ++i) {
+    const char c = typed[i];
     if (c == '-' || c == ' ' || c == '\t') continue;
     const char upper = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
     if (kCodeAlphabet.find(upper) == std::string_view::npos) {
-      error = std::string("Codes do not use the character \"") + c +
+      // Quote the whole character typed: the first byte alone of "é" is not UTF-8, which the
+      // page shows as garbage and the JSON encoder refuses (found by tests/fuzz/PaperCodeFuzzer).
+      const auto lead = static_cast<unsigned char>(c);
+      const std::size_t length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+      error = "Codes do not use the character \"" + std::string(typed.substr(i, length)) +
               "\": check for 0 (zero) or O, 1 or I or L, U or V, which codes leave out";
       return std::nullopt;
     }
