@@ -229,7 +229,13 @@ int runSuppress(const SuppressOptions& options, std::ostream& err) {
       for (std::size_t c = 1; c < width; ++c) cells.push_back(toJson(figureAt(r, c)));
       document["rows"].push_back({{"label", rows[r][0]}, {"cells", std::move(cells)}});
     }
-    out << document.dump(2) << "\n";
+    try {
+      out << document.dump(2) << "\n";
+    } catch (const nlohmann::json::type_error&) {
+      // JSON text is UTF-8; a spreadsheet saved in a legacy encoding (Excel's plain "CSV") is
+      // not, and that is bad input (exit 2), not a failure (found by tests/fuzz/SuppressInputFuzzer).
+      return fail(options.input + " is not UTF-8 text, which --format json needs: save it as \"CSV UTF-8\"");
+    }
   } else {
     for (std::size_t r = 0; r < rows.size(); ++r) {
       for (std::size_t c = 0; c < width; ++c) {
