@@ -3,6 +3,7 @@
 #   install_deps          packages needed to build and run
 #   install_deps test     plus the PostgreSQL server, curl and Chromium (browser tests) for scripts/test
 #   install_deps bench    plus wrk
+#   install_deps fuzz     plus clang and libFuzzer (scripts/fuzz, and the fuzz stage of scripts/test)
 # Only missing packages are installed; `apt-get update` runs only if something is missing.
 
 BELONGING_BASE_PACKAGES=(
@@ -23,6 +24,8 @@ install_deps() {
         case $extra in
             test) wanted+=(postgresql curl chromium) ;;
             bench) wanted+=(wrk curl) ;;
+            # libFuzzer's runtime is in libclang-rt-14-dev, which clang only recommends.
+            fuzz) wanted+=(clang libclang-rt-14-dev) ;;
             *) printf 'install_deps: unknown extra "%s"\n' "$extra" >&2; return 1 ;;
         esac
     done
