@@ -1,7 +1,8 @@
 # shellcheck shell=bash
 # Dependency installer shared by scripts/run and scripts/test. Source, don't execute.
 #   install_deps          packages needed to build and run
-#   install_deps test     plus the PostgreSQL server, curl and Chromium (browser tests) for scripts/test
+#   install_deps test     plus the PostgreSQL server, curl, Chromium (browser tests) and nginx
+#                         (tests/proxy: the shipped reverse-proxy configuration) for scripts/test
 #   install_deps bench    plus wrk
 #   install_deps fuzz     plus clang and libFuzzer (scripts/fuzz, and the fuzz stage of scripts/test)
 # Only missing packages are installed; `apt-get update` runs only if something is missing.
@@ -22,7 +23,7 @@ install_deps() {
     local extra pkg
     for extra in "$@"; do
         case $extra in
-            test) wanted+=(postgresql curl chromium) ;;
+            test) wanted+=(postgresql curl chromium nginx) ;;
             bench) wanted+=(wrk curl) ;;
             # libFuzzer's runtime is in libclang-rt-14-dev, which clang only recommends.
             fuzz) wanted+=(clang libclang-rt-14-dev) ;;
