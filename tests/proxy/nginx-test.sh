@@ -409,6 +409,20 @@ else
     fail "/healthz during the slow client: status $status"
 fi
 
+# Last: Belonging stops cleanly (under scripts/test it is the ASan build: a sanitizer report
+# makes it exit non-zero).
+kill -TERM "$BELONGING_PID"
+for _ in $(seq 150); do kill -0 "$BELONGING_PID" 2>/dev/null || break; sleep 0.1; done
+kill -KILL "$BELONGING_PID" 2>/dev/null || true
+belonging_rc=0
+wait "$BELONGING_PID" || belonging_rc=$?
+BELONGING_PID=
+if ((belonging_rc == 0)); then
+    pass "belonging serve exits 0 on SIGTERM"
+else
+    fail "belonging serve exited $belonging_rc on SIGTERM: $(tail -n 20 "$T/belonging.out")"
+fi
+
 printf '1..%d\n' "$checks"
 if ((failures > 0)); then
     printf 'nginx-test: %d of %d checks failed\n' "$failures" "$checks"
