@@ -198,6 +198,15 @@ std::vector<std::size_t> Table::categoryIndex(const std::vector<std::string>& ca
 
 void Table::add(const std::vector<std::string>& categories, std::int64_t count) {
   if (count < 0) throw DisclosureError("a count cannot be negative (" + std::to_string(count) + ")");
+  // No table counts anywhere near this many people. Capping the grand total, which every other
+  // figure is at most, keeps the engine's sums from overflowing (counts near 2^63 did, in
+  // `belonging suppress`: found by tests/fuzz/SuppressInputFuzzer).
+  constexpr std::int64_t kMostPeople = 1'000'000'000'000'000;
+  std::vector<std::size_t> grandTotal;
+  for (std::size_t d = 0; d < flat_.dimensions(); ++d) grandTotal.push_back(flat_.total(d));
+  if (count > kMostPeople - flat_.at(grandTotal)) {
+    throw DisclosureError("the counts add up to more than " + std::to_string(kMostPeople) + " people");
+  }
   const auto index = categoryIndex(categories);
   flat_.set(index, flat_.at(index) + count);
 }
