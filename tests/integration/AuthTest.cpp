@@ -80,6 +80,23 @@ TEST_CASE("wrong passwords get the error summary, then throttling", "[integratio
   CHECK(colleague.signIn("chair") == 303);
 }
 
+TEST_CASE("the audit log's page number cannot overflow", "[integration][auth]") {
+  TestServer server;
+  Browser admin(server.port());
+  REQUIRE(admin.signIn("admin") == 303);
+  CHECK(admin.get("/admin/audit?page=2")->status == 200);
+  for (const std::string page : {"2147483647", "2147483648", "99999999999999999999", "-1", "0", "1e3", "abc", "2x"}) {
+    INFO(page);
+    auto response = admin.get("/admin/audit?page=" + page);
+    REQUIRE(response);
+    CHECK(response->status == 400);
+    CHECK(response->body.find("page") != std::string::npos);
+  }
+  auto last = admin.get("/admin/audit?page=1000000");
+  CHECK(last->status == 200);
+  CHECK(last->body.find("page=1000001") == std::string::npos);
+}
+
 TEST_CASE("state-changing requests need the CSRF token", "[integration][auth][csrf]") {
   TestServer server;
   Browser browser(server.port());
