@@ -74,8 +74,11 @@ public:
     registrar.addSetting({"key_file", "File holding the 64-hex-character key that encrypts wave signing keys "
                                       "(BELONGING_EXPERIENCE_KEY in the environment takes precedence)", ""});
     registrar.addSetting({"public_url", "The portal's address as staff type it, printed on paper-code slips", ""});
-    registrar.addSetting({"submissions_per_minute", "Most submissions accepted per minute (all staff together)", 6000});
-    registrar.addSetting({"failed_attempts_per_minute", "Most invalid tokens or codes per minute before refusing", 600});
+    // Kept only so existing configs still load: valid submissions are no longer capped (see
+    // ExperienceService::failures_), because a cap could only ever refuse real people.
+    registrar.addSetting({"submissions_per_minute", "Not used: valid submissions are bounded by the tokens and codes issued", 6000});
+    registrar.addSetting({"failed_attempts_per_minute", "Invalid tokens or codes per minute (everyone together) before "
+                                                        "further invalid ones get 429; valid ones are never refused", 600});
     registrar.addSetting({"token_requests_per_user_per_minute", "Most token requests per person per minute", 10});
     registrar.addNavigationItem({"Staff survey", "/experience", kTake, 40});
     registrar.addNavigationItem({"Survey waves", "/experience/manage", kManage, 45});

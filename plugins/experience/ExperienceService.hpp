@@ -34,7 +34,10 @@ private:
   std::string field_;
 };
 
-/** At most `limit` events per window; one counter for everyone (anonymous routes have no address to key on). */
+/**
+ * At most `limit` events per window for each key. Anonymous routes have no address to key on,
+ * so there the key is everyone (empty) or the credential itself, never the client.
+ */
 class RateLimit {
 public:
   RateLimit(std::size_t limit, std::chrono::seconds window) : limit_(limit), window_(window) {}
@@ -103,6 +106,8 @@ private:
   std::pair<std::string, std::string> checkedAnswers(const Wave& wave, const std::map<std::string, std::string>& answers,
                                                      const std::string& comment);
   void store(Submission submission);
+  /** The error for an invalid credential: `status`, or 429 once the failure budget is spent. */
+  ExperienceError invalid(int status, const std::string& message, const std::string& field);
   void configureLimits();
 
   std::once_flag configured_;
@@ -110,8 +115,21 @@ private:
   std::mutex keysMutex_;
   std::map<std::int64_t, std::shared_ptr<const BlindSigner>> signers_;
   std::map<std::int64_t, std::shared_ptr<const BlindVerifier>> verifiers_;
-  RateLimit submissions_{6000, std::chrono::seconds(60)};
+  /**
+   * Invalid tokens and codes in the last minute, everyone's together. Past the budget an
+   * invalid attempt is answered 429 rather than 400, so a script that honours Retry-After
+   * backs off; credentials are always checked first, so a valid one never meets this limit
+   * and a flood cannot lock real people out. There is no limit on valid submissions: there
+   * can only be as many as were issued (one token per person per wave, itself limited per
+   * person, and one per printed paper code), so a global cap could only refuse real people.
+   */
   RateLimit failures_{600, std::chrono::seconds(60)};
+  /**
+   * Credentials found already spent in the last minute, keyed by their hash: a replay of one
+   * is answered 409 from here instead of queueing behind real submissions at the writer.
+   * Keyed by credential, not client, so it needs no address; it holds only replayed hashes.
+   */
+  RateLimit knownSpent_{1, std::chrono::seconds(60)};
   RateLimit issuances_{10, std::chrono::seconds(60)};
 };
 

@@ -2,6 +2,7 @@
 // when BELONGING_TEST_DATABASE is set), and a C++ client that blinds tokens as a browser does.
 
 #include "../BlindRsa.hpp"
+#include "../PaperCodes.hpp"
 #include "../../../tests/integration/TestServer.hpp"
 
 #include <catch2/catch.hpp>
@@ -557,4 +558,56 @@ TEST_CASE("a token spent at the same moment through two server processes counts 
     std::sort(statuses.begin(), statuses.end());
     CHECK(statuses == std::vector<int>{201, 409});
   }
+}
+
+TEST_CASE("a flood of forged tokens, unknown codes and replays denies no real token or code", "[integration][experience]") {
+  // A small failure budget, so the flood is well past it.
+  auto options = experienceOptions();
+  options.extraConfig += "failed_attempts_per_minute = 5\n";
+  TestServer server(options);
+  const auto waveId = openWave(server, "Flood wave");
+  TempDirectory output;
+  const std::string csvPath = (output / "codes.csv").string();
+  REQUIRE(server.cli({"experience", "codes", "--wave", std::to_string(waveId), "--count", "1", "-o", csvPath}).exitCode == 0);
+  std::ifstream csv(csvPath);
+  std::string realCode;
+  for (std::string line; std::getline(csv, line);) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line != "code") realCode = line;
+  }
+  REQUIRE(!realCode.empty());
+
+  const json answers{{"discrimination", "no"}};
+  Participant spender(server.port(), "flood.spender"), nurse(server.port(), "flood.nurse");
+  REQUIRE(spender.obtainToken(waveId) == 200);
+  REQUIRE(nurse.obtainToken(waveId) == 200);
+  REQUIRE(submitAnonymously(server.port(), submission(waveId, spender, answers))->status == 201);
+
+  std::mt19937_64 random(42);
+  int throttled = 0;
+  for (int i = 0; i < 40; ++i) {
+    auto forged = submission(waveId, nurse, answers);
+    Bytes token(64), signature = nurse.signature;
+    for (auto& byte : token) byte = static_cast<std::uint8_t>(random());
+    forged["token"] = belonging::experience::base64UrlEncode(token);
+    forged["signature"] = belonging::experience::base64UrlEncode(signature);
+    const int forgedStatus = submitAnonymously(server.port(), forged)->status;
+    CHECK((forgedStatus == 400 || forgedStatus == 429));
+    throttled += forgedStatus == 429;
+    const int replayStatus = submitAnonymously(server.port(), submission(waveId, spender, answers))->status;
+    CHECK((replayStatus == 409 || replayStatus == 429));
+    Browser guesser(server.port());
+    const std::string wrongCode = experience::generatePaperCode(); // Well formed, but never issued.
+    const int codeStatus = guesser.post("/experience/code", {{"code", wrongCode}})->status;
+    CHECK((codeStatus == 400 || codeStatus == 429));
+    const int answersStatus = guesser.post("/experience/code/answers", {{"code", wrongCode}, {"discrimination", "no"}})->status;
+    CHECK((answersStatus == 400 || answersStatus == 429));
+  }
+  // Invalid attempts past the budget are still slowed down…
+  CHECK(throttled > 0);
+  // …but a real token and a real paper code go straight through.
+  CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 201);
+  Browser holder(server.port());
+  CHECK(holder.post("/experience/code", {{"code", realCode}})->status == 200);
+  CHECK(holder.post("/experience/code/answers", {{"code", realCode}, {"discrimination", "no"}})->status == 200);
 }
