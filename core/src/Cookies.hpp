@@ -10,6 +10,8 @@ namespace belonging::cookies {
 inline constexpr const char* kSession = "belonging_session";
 inline constexpr const char* kPresession = "belonging_presession";
 inline constexpr const char* kFlash = "belonging_flash";
+/** Names the account this browser last signed in to (SigninThrottle::deviceCookie). */
+inline constexpr const char* kDevice = "belonging_device";
 
 /** A Set-Cookie value; an empty value with maxAge 0 deletes the cookie. */
 inline std::string setCookie(std::string_view name, std::string_view value, bool secure,

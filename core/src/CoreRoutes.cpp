@@ -45,7 +45,8 @@ void registerCore(Application& application, Registrar& registrar) {
   registrar.setPrivacyManifest(
       {{{"account", "Username, display name, password hash, roles", false,
          "until the account is deleted; disabled accounts keep their name for the audit log"},
-        {"sessions", "Sign-in sessions (hashed ids) and failed sign-in counts", false,
+        {"sessions", "Sign-in sessions (hashed ids), failed sign-in counts, and a signed cookie in the browser "
+                     "naming the account it last signed in to (so a lockout of its address does not lock it out)", false,
          "sessions end after the idle or absolute timeout; counts after the throttle window"},
         {"audit log", "Privileged actions with actor and time", false, "kept for audit"}},
        [app](std::int64_t userId) {
@@ -110,7 +111,14 @@ void registerCore(Application& application, Registrar& registrar) {
     };
     if (username.empty()) return fail(400, "username", "Enter your username");
     if (password.empty()) return fail(400, "password", "Enter your password");
-    if (const auto wait = app->throttle->retryAfter(username, request.remoteAddress); wait > 0) {
+    // A browser that signed in to this account before keeps its chance while others at its
+    // address (or behind the same unlisted proxy) have used the address's up.
+    const auto jar = cookies::parse(request.header("cookie"));
+    const auto device = jar.find(cookies::kDevice);
+    const bool knownDevice =
+        device != jar.end() && app->throttle->knowsDevice(app->readSecret(), device->second, username);
+    // Reserved before the slow hash, so guesses sent together cannot all be checked.
+    if (const auto wait = app->throttle->reserve(username, request.remoteAddress, knownDevice); wait > 0) {
       response.headers.emplace_back("Retry-After", std::to_string(wait));
       return fail(429, "username", "Too many failed attempts. Try again in " +
                                        std::to_string((wait + 59) / 60) + " minutes.");
@@ -123,15 +131,17 @@ void registerCore(Application& application, Registrar& registrar) {
     const bool passwordMatches = crypto::verifyPassword(
         password, user && !user->passwordHash.empty() ? user->passwordHash : kDummyHash);
     if (!user || user->disabled || !passwordMatches) {
-      app->throttle->recordFailure(username, request.remoteAddress);
-      return fail(401, "username", "Enter a correct username and password");
+      return fail(401, "username", "Enter a correct username and password"); // Counted by reserve().
     }
-    app->throttle->recordSuccess(username);
+    app->throttle->recordSuccess(username, request.remoteAddress, knownDevice);
     // A new session id at every sign-in defeats session fixation.
     const auto session = app->sessions->create(user->id);
     const bool secure = app->config.server.tlsInFront();
     response.headers.emplace_back("Set-Cookie", cookies::setCookie(cookies::kSession, session.id, secure));
     response.headers.emplace_back("Set-Cookie", cookies::setCookie(cookies::kPresession, "", secure, 0));
+    response.headers.emplace_back("Set-Cookie",
+                                  cookies::setCookie(cookies::kDevice, app->throttle->deviceCookie(app->readSecret(), user->username),
+                                                     secure, static_cast<int>(SigninThrottle::kDeviceSeconds)));
     response.redirect(next);
   }});
 

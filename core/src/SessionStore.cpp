@@ -125,46 +125,76 @@ void SessionStore::purgeExpired() {
       soci::use(absoluteCutoff);
 }
 
-std::int64_t SigninThrottle::blockedFor(soci::session& sql, const std::string& key, int limit,
-                                        std::int64_t now) {
-  std::int64_t windowStart = 0;
-  int failures = 0;
-  sql << "SELECT window_start, failures FROM signin_throttle WHERE throttle_key = :k",
-      soci::use(key), soci::into(windowStart), soci::into(failures);
-  if (!sql.got_data() || now - windowStart >= windowSeconds_ || failures < limit) return 0;
-  return windowStart + windowSeconds_ - now;
-}
-
-std::int64_t SigninThrottle::retryAfter(const std::string& username, const std::string& address) {
-  soci::session sql(database_.pool());
-  const std::int64_t now = clock_();
-  return std::max(blockedFor(sql, "account:" + username, maxPerAccount_, now),
-                  address.empty() ? 0 : blockedFor(sql, "address:" + address, maxPerAddress_, now));
-}
-
-void SigninThrottle::bump(soci::session& sql, const std::string& key, std::int64_t now) {
+std::int64_t SigninThrottle::bump(soci::session& sql, const std::string& key, int limit, std::int64_t now) {
   const std::int64_t windowOpen = now - windowSeconds_;
-  // One statement, so concurrent failures on two instances cannot lose a count.
+  // Count first, then read back: the upsert holds the row (PostgreSQL's row lock, SQLite's
+  // write lock from BEGIN IMMEDIATE) until the transaction ends, so a concurrent attempt
+  // waits and then sees this one's count.
   sql << "INSERT INTO signin_throttle (throttle_key, window_start, failures) VALUES (:k, :n, 1) "
          "ON CONFLICT (throttle_key) DO UPDATE SET "
          "failures = CASE WHEN signin_throttle.window_start <= :o THEN 1 ELSE signin_throttle.failures + 1 END, "
          "window_start = CASE WHEN signin_throttle.window_start <= :o2 THEN :n2 ELSE signin_throttle.window_start END",
       soci::use(key), soci::use(now), soci::use(windowOpen), soci::use(windowOpen), soci::use(now);
+  std::int64_t windowStart = 0;
+  int attempts = 0;
+  sql << "SELECT window_start, failures FROM signin_throttle WHERE throttle_key = :k", soci::use(key),
+      soci::into(windowStart), soci::into(attempts);
+  if (attempts <= limit) return 0;
+  return std::max<std::int64_t>(1, windowStart + windowSeconds_ - now);
 }
 
-void SigninThrottle::recordFailure(const std::string& username, const std::string& address) {
+std::int64_t SigninThrottle::reserve(const std::string& username, const std::string& address, bool knownDevice) {
   soci::session sql(database_.pool());
   belonging::WriteTransaction transaction(sql, database_.dialect());
   const std::int64_t now = clock_();
-  bump(sql, "account:" + username, now);
-  if (!address.empty()) bump(sql, "address:" + address, now);
+  std::int64_t wait = bump(sql, "account:" + username, maxPerAccount_, now);
+  if (!knownDevice && !address.empty()) wait = std::max(wait, bump(sql, "address:" + address, maxPerAddress_, now));
+  if (wait > 0) {
+    // A refused attempt is not checked, so it does not count: it would only stretch the lockout.
+    transaction.rollback();
+    return wait;
+  }
+  transaction.commit();
+  return 0;
+}
+
+void SigninThrottle::recordSuccess(const std::string& username, const std::string& address, bool knownDevice) {
+  soci::session sql(database_.pool());
+  belonging::WriteTransaction transaction(sql, database_.dialect());
+  const std::string accountKey = "account:" + username;
+  sql << "DELETE FROM signin_throttle WHERE throttle_key = :k", soci::use(accountKey);
+  if (!knownDevice && !address.empty()) {
+    // Only the failures of others at the address should count against it, not this success.
+    const std::string addressKey = "address:" + address;
+    sql << "UPDATE signin_throttle SET failures = failures - 1 WHERE throttle_key = :k AND failures > 0",
+        soci::use(addressKey);
+  }
   transaction.commit();
 }
 
-void SigninThrottle::recordSuccess(const std::string& username) {
-  soci::session sql(database_.pool());
-  const std::string key = "account:" + username;
-  sql << "DELETE FROM signin_throttle WHERE throttle_key = :k", soci::use(key);
+std::string SigninThrottle::deviceCookie(std::string_view secret, const std::string& username) const {
+  const std::string payload = crypto::base64UrlEncode(username) + "." + std::to_string(clock_() + kDeviceSeconds);
+  return payload + "." + crypto::hmacSha256Hex(secret, "device:" + payload);
+}
+
+bool SigninThrottle::knowsDevice(std::string_view secret, std::string_view cookie, const std::string& username) const {
+  const auto macAt = cookie.rfind('.');
+  if (macAt == std::string_view::npos) return false;
+  const std::string_view payload = cookie.substr(0, macAt);
+  if (!crypto::constantTimeEquals(cookie.substr(macAt + 1), crypto::hmacSha256Hex(secret, "device:" + std::string(payload)))) {
+    return false;
+  }
+  const auto expiresAt = payload.find('.');
+  const std::string_view expires = payload.substr(expiresAt + 1);
+  if (expiresAt == std::string_view::npos || expires.empty() || expires.size() > 18 ||
+      expires.find_first_not_of("0123456789") != std::string_view::npos) {
+    return false;
+  }
+  try {
+    return crypto::base64UrlDecode(payload.substr(0, expiresAt)) == username && std::stoll(std::string(expires)) > clock_();
+  } catch (const std::invalid_argument&) {
+    return false;
+  }
 }
 
 } // namespace belonging

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace belonging {
@@ -72,8 +73,10 @@ private:
 };
 
 /**
- * Counts failed sign-ins per account and per client address in fixed windows, in the
- * database so that every instance sees the same counts.
+ * Limits sign-in attempts per account and per client address in fixed windows, in the
+ * database so that every instance sees the same counts. An attempt is counted before the
+ * slow password check and refunded if it succeeds: counting after the check let every guess
+ * that arrived while the first were being hashed through, however many there were.
  */
 class SigninThrottle {
 public:
@@ -82,14 +85,31 @@ public:
       : database_(database), maxPerAccount_(maxPerAccount), maxPerAddress_(maxPerAddress),
         windowSeconds_(static_cast<std::int64_t>(windowMinutes) * 60), clock_(std::move(clock)) {}
 
-  /** Seconds until another attempt is allowed; 0 if allowed now. */
-  std::int64_t retryAfter(const std::string& username, const std::string& address);
-  void recordFailure(const std::string& username, const std::string& address);
-  void recordSuccess(const std::string& username);
+  /** How long a device cookie is trusted. */
+  static constexpr std::int64_t kDeviceSeconds = 180LL * 24 * 60 * 60;
+
+  /**
+   * Reserves an attempt before the password is checked: counts it against the account and
+   * (unless the browser is a known device for this account) the address, in one write
+   * transaction, and undoes the count if either is then over its limit. Returns 0 when the
+   * attempt may go ahead, else the seconds until one may.
+   */
+  std::int64_t reserve(const std::string& username, const std::string& address, bool knownDevice);
+  /** After a successful sign-in: clears the account's count and refunds the address's. */
+  void recordSuccess(const std::string& username, const std::string& address, bool knownDevice);
+
+  /**
+   * A device cookie for a browser that has just signed in as `username` (the OWASP "device
+   * cookie" pattern): signed with `secret`, it lets that browser keep trying that account while
+   * its address is over the per-address limit, e.g. behind a busy proxy that is not listed.
+   */
+  std::string deviceCookie(std::string_view secret, const std::string& username) const;
+  /** Whether `cookie` is an unexpired device cookie from deviceCookie() for `username`. */
+  bool knowsDevice(std::string_view secret, std::string_view cookie, const std::string& username) const;
 
 private:
-  std::int64_t blockedFor(soci::session& sql, const std::string& key, int limit, std::int64_t now);
-  void bump(soci::session& sql, const std::string& key, std::int64_t now);
+  /** Counts one attempt for the key; returns the seconds to wait if that puts it over `limit`. */
+  std::int64_t bump(soci::session& sql, const std::string& key, int limit, std::int64_t now);
 
   SociDatabase& database_;
   int maxPerAccount_;

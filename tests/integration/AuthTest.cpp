@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
+#include <memory>
 #include <thread>
 #include <vector>
 
@@ -78,6 +80,79 @@ TEST_CASE("wrong passwords get the error summary, then throttling", "[integratio
   // Another account from the same address is not locked by this account's failures.
   Browser colleague(server.port());
   CHECK(colleague.signIn("chair") == 303);
+}
+
+TEST_CASE("simultaneous guesses for one account are checked at most the limit times", "[integration][auth]") {
+  // Each guess is a slow scrypt hash: a throttle that checks before hashing and counts after
+  // lets every guess that arrives during the first hashes through.
+  ServerOptions options;
+  options.threads = 16;
+  TestServer server(options);
+  constexpr int kGuesses = 30, kLimit = 5; // [signin] max_failures_per_account defaults to 5.
+  std::vector<std::unique_ptr<Browser>> browsers;
+  for (int i = 0; i < kGuesses; ++i) {
+    browsers.push_back(std::make_unique<Browser>(server.port()));
+    browsers.back()->get("/signin");
+  }
+  std::vector<int> statuses(kGuesses, 0);
+  std::vector<std::thread> guesses;
+  for (int i = 0; i < kGuesses; ++i) {
+    guesses.emplace_back([&, i] {
+      auto result = browsers[static_cast<std::size_t>(i)]->submit(
+          "/signin", {{"username", "staff"}, {"password", "wrong-guess-" + std::to_string(i)}});
+      statuses[static_cast<std::size_t>(i)] = result ? result->status : -1;
+    });
+  }
+  for (auto& guess : guesses) guess.join();
+  const auto checked = std::count(statuses.begin(), statuses.end(), 401);
+  CHECK(checked <= kLimit);
+  CHECK(checked + std::count(statuses.begin(), statuses.end(), 429) == kGuesses);
+  // The right password after the limit is refused without being checked.
+  Browser right(server.port());
+  CHECK(right.signIn("staff") == 429);
+}
+
+TEST_CASE("a browser that signed in before gets through its address's lockout", "[integration][auth]") {
+  ServerOptions options;
+  options.extraConfig = "[signin]\nmax_failures_per_address = 3\n";
+  TestServer server(options);
+  Browser known(server.port());
+  REQUIRE(known.signIn("staff") == 303);
+  const std::string device = known.cookie("belonging_device");
+  REQUIRE_FALSE(device.empty());
+
+  // Someone at the same address (or behind the same unlisted proxy) guesses other accounts.
+  // X-Forwarded-For from a client that is not a trusted proxy does not change its address.
+  Browser guesser(server.port());
+  guesser.get("/signin");
+  for (int i = 0; i < 3; ++i) {
+    auto wrong = guesser.post("/signin", {{"username", "nobody" + std::to_string(i)}, {"password", "wrong-password"},
+                                          {"_csrf", guesser.csrf()}},
+                              {{"X-Forwarded-For", "10.9.8." + std::to_string(i)}});
+    CHECK(wrong->status == 401);
+  }
+  Browser stranger(server.port());
+  CHECK(stranger.signIn("chair") == 429);
+
+  // The browser that signed in as staff before may still try staff, and only staff.
+  Browser returning(server.port());
+  returning.setCookie("belonging_device", device);
+  CHECK(returning.signIn("chair") == 429);
+  CHECK(returning.signIn("staff") == 303);
+  // A cookie altered to name another account is not trusted.
+  Browser forger(server.port());
+  std::string altered = device;
+  altered[altered.size() / 2] = altered[altered.size() / 2] == 'a' ? 'b' : 'a';
+  forger.setCookie("belonging_device", altered);
+  CHECK(forger.signIn("staff") == 429);
+  // The account's own limit still applies to a known browser.
+  Browser careless(server.port());
+  careless.setCookie("belonging_device", device);
+  careless.get("/signin");
+  for (int i = 0; i < 5; ++i) {
+    CHECK(careless.submit("/signin", {{"username", "staff"}, {"password", "wrong-password"}})->status == 401);
+  }
+  CHECK(careless.submit("/signin", {{"username", "staff"}, {"password", "belonging-demo"}})->status == 429);
 }
 
 TEST_CASE("the audit log's page number cannot overflow", "[integration][auth]") {

@@ -59,23 +59,37 @@ TEST_CASE("the database stores only a hash of the session id", "[core][sessions]
   CHECK(found == 0);
 }
 
-TEST_CASE("failed sign-ins are throttled per account and per address", "[core][signin]") {
+TEST_CASE("sign-in attempts are reserved per account and per address", "[core][signin]") {
   TestDatabase db;
   SigninThrottle throttle(db.database, 3, 5, 15, db.clock());
-  for (int i = 0; i < 2; ++i) throttle.recordFailure("alice", "10.0.0.1");
-  CHECK(throttle.retryAfter("alice", "10.0.0.1") == 0);
-  throttle.recordFailure("alice", "10.0.0.1");
-  CHECK(throttle.retryAfter("alice", "10.0.0.2") == 15 * 60);
-  CHECK(throttle.retryAfter("bob", "10.0.0.2") == 0);
-  // Address limit: five failures over different accounts.
-  throttle.recordFailure("bob", "10.0.0.1");
-  throttle.recordFailure("carol", "10.0.0.1");
-  CHECK(throttle.retryAfter("dave", "10.0.0.1") > 0);
+  for (int i = 0; i < 3; ++i) CHECK(throttle.reserve("alice", "10.0.0.1", false) == 0);
+  CHECK(throttle.reserve("alice", "10.0.0.2", false) == 15 * 60);
+  CHECK(throttle.reserve("bob", "10.0.0.2", false) == 0);
+  // Address limit: five attempts over different accounts (the refused one above did not count).
+  CHECK(throttle.reserve("bob", "10.0.0.1", false) == 0);
+  CHECK(throttle.reserve("carol", "10.0.0.1", false) == 0);
+  CHECK(throttle.reserve("dave", "10.0.0.1", false) > 0);
+  // A known device is held to the account's limit only.
+  CHECK(throttle.reserve("dave", "10.0.0.1", true) == 0);
   db.now += 15 * 60;
-  CHECK(throttle.retryAfter("alice", "10.0.0.1") == 0);
-  throttle.recordFailure("erin", "10.0.0.3");
-  throttle.recordSuccess("erin");
-  CHECK(throttle.retryAfter("erin", "") == 0);
+  CHECK(throttle.reserve("alice", "10.0.0.1", false) == 0);
+  // Success clears the account and refunds the address.
+  for (int i = 0; i < 3; ++i) CHECK(throttle.reserve("erin", "10.0.0.3", false) == 0);
+  throttle.recordSuccess("erin", "10.0.0.3", false);
+  CHECK(throttle.reserve("erin", "10.0.0.3", false) == 0);
+}
+
+TEST_CASE("device cookies name one account, are signed and expire", "[core][signin]") {
+  TestDatabase db;
+  SigninThrottle throttle(db.database, 3, 5, 15, db.clock());
+  const std::string cookie = throttle.deviceCookie("secret", "alice");
+  CHECK(throttle.knowsDevice("secret", cookie, "alice"));
+  CHECK_FALSE(throttle.knowsDevice("secret", cookie, "bob"));
+  CHECK_FALSE(throttle.knowsDevice("other secret", cookie, "alice"));
+  CHECK_FALSE(throttle.knowsDevice("secret", throttle.deviceCookie("secret", "bob").substr(0, 8) + cookie.substr(8), "bob"));
+  for (const char* junk : {"", ".", "..", "YWxpY2U.1.x", "YWxpY2U"}) CHECK_FALSE(throttle.knowsDevice("secret", junk, "alice"));
+  db.now += SigninThrottle::kDeviceSeconds + 1;
+  CHECK_FALSE(throttle.knowsDevice("secret", cookie, "alice"));
 }
 
 TEST_CASE("accounts: roles, tokens and disabling", "[core][accounts]") {
