@@ -1,5 +1,6 @@
 #include "SuppressCommand.hpp"
 
+#include <belonging/Csv.hpp>
 #include <belonging/Disclosure.hpp>
 
 #include <nlohmann/json.hpp>
@@ -56,13 +57,6 @@ std::vector<Row> parseCsv(const std::string& text) {
   // Blank lines carry nothing.
   std::erase_if(rows, [](const Row& r) { return r.size() == 1 && r[0].find_first_not_of(" \t") == std::string::npos; });
   return rows;
-}
-
-std::string csvField(const std::string& text) {
-  if (text.find_first_of(",\"\n\r") == std::string::npos) return text;
-  std::string quoted = "\"";
-  for (char c : text) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
 }
 
 bool isTotalLabel(std::string label) {
@@ -240,7 +234,9 @@ int runSuppress(const SuppressOptions& options, std::ostream& err) {
     for (std::size_t r = 0; r < rows.size(); ++r) {
       for (std::size_t c = 0; c < width; ++c) {
         if (c > 0) out << ',';
-        out << (r == 0 || c == 0 ? csvField(rows[r][c]) : csvText(figureAt(r, c)));
+        // Labels as the input had them (quoted only where needed), but defused: the output is
+        // meant for publishing, and a label may have come from anywhere.
+        out << (r == 0 || c == 0 ? csvField(rows[r][c], CsvQuoting::WhenNeeded) : csvText(figureAt(r, c)));
       }
       out << "\n";
     }

@@ -1,5 +1,6 @@
 #include "Results.hpp"
 
+#include <belonging/Csv.hpp>
 #include <belonging/Disclosure.hpp>
 
 #include <cmath>
@@ -9,6 +10,7 @@
 namespace experience {
 namespace {
 
+using belonging::csvField;
 using belonging::Figure;
 using nlohmann::json;
 
@@ -83,15 +85,6 @@ std::optional<Placement> place(const Indicator& indicator, const Split& split, c
   }
   if (!answered) return std::nullopt;
   return placement;
-}
-
-std::string csvField(const std::string& text) {
-  // Quote every field, and defuse spreadsheet formulas in labels.
-  std::string field = text;
-  if (!field.empty() && (field[0] == '=' || field[0] == '+' || field[0] == '-' || field[0] == '@')) field = "'" + field;
-  std::string quoted = "\"";
-  for (const char c : field) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
-  return quoted + "\"";
 }
 
 } // namespace

@@ -4,6 +4,8 @@
 
 #include "NetworksContext.hpp"
 
+#include <belonging/Csv.hpp>
+
 #include <algorithm>
 #include <cctype>
 #include <set>
@@ -164,21 +166,21 @@ void registerAdminRoutes(NetworksContext& context) {
   addRoute(context, "GET", "/networks/report.csv", "networks.report", [&context](const Request& request, Response& response) {
     const auto figures = context.figures();
     const auto threshold = std::to_string(context.host.disclosure().policy().threshold);
-    std::string csv = "Network,Members,Allies,Total\r\n";
+    std::string csv = belonging::csvRow({"Network", "Members", "Allies", "Total"});
     auto line = [&](const std::string& label) {
-      std::string text = "\"" + label + "\"";
-      for (const char* column : {"Member", "Ally", "Total"}) {
-        const auto cell = figures.cells.contains(label) ? figures.cells[label][column] : nlohmann::json();
-        text += ",";
-        text += cell.is_object() && cell["value"].is_number() ? std::to_string(cell["value"].get<std::int64_t>()) : "*";
+      std::string values[3];
+      for (std::size_t column = 0; column < 3; ++column) {
+        const char* name = column == 0 ? "Member" : column == 1 ? "Ally" : "Total";
+        const auto cell = figures.cells.contains(label) ? figures.cells[label][name] : nlohmann::json();
+        values[column] = cell.is_object() && cell["value"].is_number() ? std::to_string(cell["value"].get<std::int64_t>()) : "*";
       }
-      csv += text + "\r\n";
+      csv += belonging::csvRow({belonging::csvField(label), values[0], values[1], values[2]});
     };
     for (const auto& network : context.store.networks(false)) line(network.name);
     line("All networks");
-    csv += "\r\n\"* = not published: fewer than " + threshold +
-           " people, a figure that would reveal one, or a change of fewer than " + threshold + " people since " +
-           longDate(figures.publishedOn) + "\"\r\n";
+    csv += "\r\n" + belonging::csvRow({belonging::csvField("* = not published: fewer than " + threshold +
+                                                       " people, a figure that would reveal one, or a change of fewer than " +
+                                                       threshold + " people since " + longDate(figures.publishedOn))});
     context.host.audit().record(request, "networks.report.export", "membership:" + figures.period);
     response.attachment("network-membership-" + figures.period + ".csv", "text/csv; charset=utf-8", csv);
   });

@@ -7,6 +7,8 @@
 
 #include "NetworksContext.hpp"
 
+#include <belonging/Csv.hpp>
+
 #include <ctime>
 
 namespace networks {
@@ -14,18 +16,6 @@ namespace {
 
 using belonging::Request;
 using belonging::Response;
-
-/** A CSV field, quoted, with spreadsheet formulas defused (a name starting "=" stays text). */
-std::string csvField(const std::string& value) {
-  std::string text = value;
-  if (!text.empty() && (text[0] == '=' || text[0] == '+' || text[0] == '-' || text[0] == '@')) text.insert(0, "'");
-  std::string quoted = "\"";
-  for (char c : text) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
 
 bool isDate(const std::string& text) {
   std::tm parts{};
@@ -116,10 +106,13 @@ void registerLeadRoutes(NetworksContext& context) {
     const Network network = context.require(request.param("slug"));
     context.requireLead(request, network, "export members");
     const auto rows = context.memberRows(network, MemberView::All);
-    std::string csv = "Name,Username,Kind,Joined,Name shown to members\r\n";
+    std::string csv = belonging::csvRow({"Name", "Username", "Kind", "Joined", "Name shown to members"});
     for (const auto& row : rows) {
-      csv += csvField(row["name"]) + "," + csvField(row["username"]) + "," + csvField(row["kind"]) + "," +
-             csvField(row["joined"]) + "," + (row["visible"].get<bool>() ? "yes" : "no") + "\r\n";
+      csv += belonging::csvRow({belonging::csvField(row["name"].get<std::string>()),
+                                belonging::csvField(row["username"].get<std::string>()),
+                                belonging::csvField(row["kind"].get<std::string>()),
+                                belonging::csvField(row["joined"].get<std::string>()),
+                                row["visible"].get<bool>() ? "yes" : "no"});
     }
     context.host.audit().record(request, "networks.members.export", "network:" + network.slug,
                                 std::to_string(rows.size()) + " rows");

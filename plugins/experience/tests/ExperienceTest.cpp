@@ -611,3 +611,15 @@ TEST_CASE("a flood of forged tokens, unknown codes and replays denies no real to
   CHECK(holder.post("/experience/code", {{"code", realCode}})->status == 200);
   CHECK(holder.post("/experience/code/answers", {{"code", realCode}, {"discrimination", "no"}})->status == 200);
 }
+
+TEST_CASE("the results CSV quotes the wave's name and defuses formulas in it", "[integration][experience]") {
+  TestServer server(experienceOptions());
+  const auto waveId = openWave(server, "\t@Tab \"wave\"");
+  closeWave(server, waveId);
+  Browser analyst(server.port());
+  REQUIRE(analyst.signIn("analyst") == 303);
+  auto csv = analyst.get("/experience/waves/" + std::to_string(waveId) + "/results.csv");
+  REQUIRE(csv->status == 200);
+  CHECK(csv->body.find("\r\n\"'\t@Tab \"\"wave\"\"\",") != std::string::npos);
+  CHECK(csv->body.find("\r\n\"\t@Tab") == std::string::npos);
+}

@@ -214,6 +214,34 @@ TEST_CASE("the chair sees the members, exports them, posts an event and removes 
   CHECK_FALSE(contains(audit, "Sam Staff"));
 }
 
+TEST_CASE("CSV exports quote every field and defuse spreadsheet formulas", "[networks]") {
+  TestServer server(networksServer());
+  auto admin = signedIn(server, "admin");
+  for (const auto& [name, slug] : {std::pair<std::string, std::string>{"=HYPERLINK(\"http://x\")", "formula"},
+                                   {"Say \"hi\" network", "quoted"},
+                                   {"@SUM(A1)", "at-sign"}}) {
+    admin->get("/networks/manage/new");
+    REQUIRE(admin->submit("/networks/manage/new", {{"name", name}, {"slug", slug}, {"summary", "Testing."},
+                                                   {"visibility", "open"}})->status == 303);
+  }
+  auto analyst = signedIn(server, "analyst");
+  auto csv = analyst->get("/networks/report.csv");
+  REQUIRE(csv->status == 200);
+  CHECK(contains(csv->body, "\r\n\"'=HYPERLINK(\"\"http://x\"\")\","));
+  CHECK(contains(csv->body, "\r\n\"Say \"\"hi\"\" network\","));
+  CHECK(contains(csv->body, "\r\n\"'@SUM(A1)\","));
+  CHECK_FALSE(contains(csv->body, "\r\n\"=HYPERLINK"));
+
+  // A member whose display name starts with a tab and a formula.
+  REQUIRE(server.cli({"user", "add", "tab.person", "--display-name", "\t=1+1", "--password-stdin"}, "belonging-demo\n").exitCode == 0);
+  auto member = signedIn(server, "tab.person");
+  REQUIRE(member->submit("/networks/lgbtq/join", {{"kind", "member"}, {"consent_version", "1"}})->status == 303);
+  auto chair = signedIn(server, "chair");
+  auto members = chair->get("/networks/lgbtq/members.csv");
+  REQUIRE(members->status == 200);
+  CHECK(contains(members->body, "\r\n\"'\t=1+1\",\"tab.person\","));
+}
+
 TEST_CASE("every networks route answers every role as the rules say", "[networks]") {
   TestServer server(networksServer());
   addChair(server, "otherchair", "carers");
