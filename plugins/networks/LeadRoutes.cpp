@@ -104,7 +104,7 @@ void registerLeadRoutes(NetworksContext& context) {
   addRoute(context, "GET", "/networks/{slug}/members.csv", "networks.members",
            [&context](const Request& request, Response& response) {
     const Network network = context.require(request.param("slug"));
-    context.requireLead(request, network, "export members");
+    context.requireLead(request, network, "export members", "networks.members");
     const auto rows = context.memberRows(network, MemberView::All);
     std::string csv = belonging::csvRow({"Name", "Username", "Kind", "Joined", "Name shown to members"});
     for (const auto& row : rows) {
@@ -122,7 +122,7 @@ void registerLeadRoutes(NetworksContext& context) {
   addRoute(context, "POST", "/networks/{slug}/members/{userId}/remove", "networks.members",
            [&context](const Request& request, Response& response) {
     const Network network = context.require(request.param("slug"));
-    context.requireLead(request, network, "remove a member");
+    context.requireLead(request, network, "remove a member", "networks.members");
     const std::int64_t userId = idParam(request, "userId", "member");
     const std::string reason = request.formValue("reason");
     if (reason.empty() || reason.size() > 500) {
@@ -137,14 +137,14 @@ void registerLeadRoutes(NetworksContext& context) {
   addRoute(context, "GET", "/networks/{slug}/posts/new", belonging::kSignedIn,
            [&context](const Request& request, Response& response) {
     const Network network = context.require(request.param("slug"));
-    context.requireLead(request, network, "post");
+    context.requireLead(request, network, "post", kPostsPermission);
     postForm(context, request, response, network, nlohmann::json::object());
   });
 
   addRoute(context, "POST", "/networks/{slug}/posts", belonging::kSignedIn,
            [&context](const Request& request, Response& response) {
     const Network network = context.require(request.param("slug"));
-    context.requireLead(request, network, "post");
+    context.requireLead(request, network, "post", kPostsPermission);
     if (network.archived) throw NetworkError(409, network.name + " is archived: nothing new can be posted to it");
     std::vector<std::pair<std::string, std::string>> errors;
     const Post post = readPost(request, network, errors);
@@ -163,7 +163,7 @@ void registerLeadRoutes(NetworksContext& context) {
   addRoute(context, "POST", "/networks/{slug}/posts/{postId}/delete", belonging::kSignedIn,
            [&context](const Request& request, Response& response) {
     const Network network = context.require(request.param("slug"));
-    context.requireLead(request, network, "delete a post");
+    context.requireLead(request, network, "delete a post", kPostsPermission);
     const std::int64_t postId = idParam(request, "postId", "post");
     if (!context.store.deletePost(network.id, postId)) throw NetworkError(404, "There is no such post on " + network.name);
     context.host.audit().record(request, "networks.post.delete", "network:" + network.slug, std::to_string(postId));

@@ -173,8 +173,10 @@ MemberView NetworksContext::requireMemberView(const belonging::Request& request,
   return view;
 }
 
-void NetworksContext::requireLead(const belonging::Request& request, const Network& network, const std::string& action) {
-  if (!leads(request, network)) {
+void NetworksContext::requireLead(const belonging::Request& request, const Network& network, const std::string& action,
+                                  std::string_view permission) {
+  // can() is the roles' permissions, narrowed to the scopes when the request came with a token.
+  if (!leads(request, network) || !request.user->can(permission)) {
     host.audit().record(request, "networks.lead.denied", "network:" + network.slug, action);
     throw NetworkError(403, "Only the chairs and executive sponsor of " + network.name + " can do this");
   }

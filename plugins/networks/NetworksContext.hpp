@@ -10,8 +10,12 @@
 #include <mutex>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace networks {
+
+/** Posting to and deleting posts from the networks one chairs or sponsors. */
+inline constexpr const char* kPostsPermission = "networks.posts";
 
 /** The version of the consent statement (templates/consent.mustache). Bump it with the text. */
 inline constexpr int kConsentVersion = 1;
@@ -57,8 +61,13 @@ public:
   MemberView memberView(const belonging::Request& request, const Network& network);
   /** As memberView, but refuses (403, audited as networks.members.denied) when None. */
   MemberView requireMemberView(const belonging::Request& request, const Network& network);
-  /** Refuses (403, audited) unless the user chairs or sponsors the network. */
-  void requireLead(const belonging::Request& request, const Network& network, const std::string& action);
+  /**
+   * Refuses (403, audited) unless the user chairs or sponsors the network and this request may
+   * act with that role for `permission`: a role is the user's, but an API token acts only
+   * within its scopes, so a token scoped to signed-in pages cannot post as the chair.
+   */
+  void requireLead(const belonging::Request& request, const Network& network, const std::string& action,
+                   std::string_view permission);
 
   /**
    * Joins (or changes how one belongs, idempotently) after consent to the current statement.

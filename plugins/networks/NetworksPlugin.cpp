@@ -78,6 +78,10 @@ public:
                              "See member lists and export them (still only of the networks you chair or sponsor, "
                              "or, for open networks you belong to, the members who chose to be seen)",
                              {"staff", "network-chair"}});
+    // Sponsors hold only the staff role, so staff get it too; it opens only networks one leads.
+    registrar.addPermission({networks::kPostsPermission,
+                             "Post events and announcements to the networks you chair or sponsor, and delete their posts",
+                             {"staff", "network-chair"}});
     registrar.addPermission({"networks.manage",
                              "Create, edit and archive staff networks and appoint their chairs and sponsors "
                              "(not see who belongs to them)",

@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <map>
+#include <regex>
 #include <sstream>
 
 using namespace belonging::testing;
@@ -212,6 +214,35 @@ TEST_CASE("the chair sees the members, exports them, posts an event and removes 
   CHECK(contains(audit, "reason: Asked to be removed"));
   CHECK(contains(audit, "networks.post.add"));
   CHECK_FALSE(contains(audit, "Sam Staff"));
+}
+
+TEST_CASE("a chair's token acts only within its scopes", "[networks]") {
+  TestServer server(networksServer());
+  auto chair = signedIn(server, "chair");
+  const auto page = chair->get("/networks/lgbtq")->body;
+  std::smatch match;
+  REQUIRE(std::regex_search(page, match, std::regex("/networks/lgbtq/posts/(\\d+)/delete")));
+  const std::string deletePath = "/networks/lgbtq/posts/" + match[1].str() + "/delete";
+  const std::map<std::string, std::string> event{{"kind", "event"},        {"title", "Token event"}, {"event_date", "2099-04-01"},
+                                                 {"start_time", "12:30"},   {"end_time", "13:30"},    {"place", "Board room"},
+                                                 {"accessibility", "Step-free"}};
+
+  // Scoped to the pages any signed-in user may see: the chair's role does not come with it.
+  const auto pagesOnly = bearer(token(server, "chair", {"signed-in"}));
+  Browser api(server.port());
+  CHECK(api.get("/networks/lgbtq", pagesOnly)->status == 200);
+  CHECK(api.post("/networks/lgbtq/posts", event, pagesOnly)->status == 403);
+  CHECK(api.post(deletePath, {}, pagesOnly)->status == 403);
+  CHECK_FALSE(contains(chair->get("/networks/lgbtq")->body, "Token event"));
+
+  // Given the permission to post, the same chair's token may.
+  const auto poster = bearer(token(server, "chair", {"signed-in", "networks.posts"}));
+  CHECK(api.post("/networks/lgbtq/posts", event, poster)->status == 303);
+  CHECK(contains(chair->get("/networks/lgbtq")->body, "Token event"));
+  CHECK(api.post(deletePath, {}, poster)->status == 303);
+  // Sponsors post too, so the permission comes with the staff role; it is no key to other networks.
+  const auto staffPoster = bearer(token(server, "staff", {"signed-in", "networks.posts"}));
+  CHECK(api.post("/networks/lgbtq/posts", event, staffPoster)->status == 403);
 }
 
 TEST_CASE("CSV exports quote every field and defuse spreadsheet formulas", "[networks]") {
