@@ -1,0 +1,1125 @@
+// Load generator for scripts/soak and scripts/crash (issue 12). Acts as many browsers at once.
+//
+//   belonging_soak soak ...         mixed traffic for a fixed time: password sign-in (once per
+//                                   virtual user, then a trickle of fresh sign-ins), signed-in
+//                                   pages, the JSON API (cookie and bearer token), joins and
+//                                   leaves with the page's CSRF token, and the survey (a token
+//                                   per person signed in through the trusted proxy, answers
+//                                   submitted with no cookie). Reports per-kind counts, errors
+//                                   and latency, and the server's RSS every few seconds; exits
+//                                   1 on any error or on RSS growth of 10% or more after warm-up.
+//   belonging_soak crash-load ...   prepares people (proxy sign-in, blind token, finalise), then
+//                                   submits their answers on many connections and SIGKILLs the
+//                                   server part-way; writes every submission and whether it was
+//                                   acknowledged (201) to a state file.
+//   belonging_soak crash-check ...  after the server is restarted on the same databases:
+//                                   re-sends every unacknowledged submission (as the page's
+//                                   script does: it keeps the token and answers until it gets
+//                                   201, and 409 means it was stored but the answer was lost),
+//                                   then counts what the anonymous store holds and checks that
+//                                   every submission is there exactly once, no token is spent
+//                                   twice, and SQLite's integrity_check is ok.
+//
+// An error is any 5xx, any connection error and any status the step does not expect.
+// Run with no arguments for the options.
+
+#include "BlindRsa.hpp"
+
+#include <httplib.h>
+#include <libpq-fe.h>
+#include <nlohmann/json.hpp>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <functional>
+#include <latch>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <regex>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace {
+
+using belonging::experience::BlindVerifier;
+using belonging::experience::Bytes;
+using belonging::experience::base64UrlDecode;
+using belonging::experience::base64UrlEncode;
+namespace client = belonging::experience::client;
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+[[noreturn]] void fail(const std::string& message) {
+  std::fprintf(stderr, "belonging_soak: %s\n", message.c_str());
+  std::exit(2);
+}
+
+double secondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+
+// --- options ------------------------------------------------------------------------------
+
+class Options {
+public:
+  Options(int argc, char** argv, int first) {
+    for (int i = first; i < argc; ++i) {
+      const std::string name = argv[i];
+      if (name.rfind("--", 0) != 0 || i + 1 >= argc) fail("expected --name value, got " + name);
+      values_[name.substr(2)] = argv[++i];
+    }
+  }
+  std::string text(const std::string& name, std::optional<std::string> fallback = std::nullopt) {
+    used_.insert(name);
+    if (auto found = values_.find(name); found != values_.end()) return found->second;
+    if (!fallback) fail("--" + name + " is required");
+    return *fallback;
+  }
+  double number(const std::string& name, std::optional<double> fallback = std::nullopt) {
+    const std::string value = text(name, fallback ? std::optional<std::string>(std::to_string(*fallback)) : std::nullopt);
+    try {
+      std::size_t end = 0;
+      const double parsed = std::stod(value, &end);
+      if (end != value.size()) throw std::invalid_argument(value);
+      return parsed;
+    } catch (const std::logic_error&) {
+      fail("--" + name + " is not a number: " + value);
+    }
+  }
+  long integer(const std::string& name, std::optional<long> fallback = std::nullopt) {
+    const double value = number(name, fallback ? std::optional<double>(static_cast<double>(*fallback)) : std::nullopt);
+    if (value != std::floor(value)) fail("--" + name + " must be a whole number");
+    return static_cast<long>(value);
+  }
+  /** Fails on options nobody asked for: a typo must not leave a default in force. */
+  void checkAllUsed() const {
+    for (const auto& [name, value] : values_) {
+      if (!used_.contains(name)) fail("unknown option --" + name);
+    }
+  }
+
+private:
+  std::map<std::string, std::string> values_;
+  std::set<std::string> used_;
+};
+
+// --- a browser: one keep-alive connection and a cookie jar ---------------------------------
+
+class Browser {
+public:
+  explicit Browser(int port) : port_(port) { reconnect(); }
+
+  httplib::Result get(const std::string& path, httplib::Headers headers = {}) {
+    addCookies(headers);
+    auto result = client_->Get(path.c_str(), headers);
+    absorb(result);
+    return result;
+  }
+  httplib::Result post(const std::string& path, const std::string& body, const std::string& contentType,
+                       httplib::Headers headers = {}) {
+    addCookies(headers);
+    auto result = client_->Post(path.c_str(), headers, body, contentType.c_str());
+    absorb(result);
+    return result;
+  }
+  /** A request with no cookies, as the page's script sends anonymous submissions. */
+  httplib::Result postBare(const std::string& path, const std::string& body, const std::string& contentType,
+                           const httplib::Headers& headers = {}) {
+    return client_->Post(path.c_str(), headers, body, contentType.c_str());
+  }
+
+  bool has(const std::string& cookie) const { return jar_.contains(cookie); }
+  void forget(const std::string& cookie) { jar_.erase(cookie); }
+  void forgetAll() { jar_.clear(); }
+  /**
+   * Closes the connection; the next request opens a new one. Used before anything that may
+   * wait longer than the server's keep-alive, which would otherwise close the socket under
+   * a request about to be sent and turn it into a spurious connection error.
+   */
+  void drop() { client_->stop(); }
+  void reconnect() {
+    client_ = std::make_unique<httplib::Client>("127.0.0.1", port_);
+    client_->set_tcp_nodelay(true);
+    client_->set_keep_alive(true);
+    client_->set_connection_timeout(10, 0);
+    client_->set_read_timeout(60, 0);
+    client_->set_write_timeout(60, 0);
+  }
+
+private:
+  void addCookies(httplib::Headers& headers) const {
+    if (jar_.empty()) return;
+    std::string header;
+    for (const auto& [name, value] : jar_) header += (header.empty() ? "" : "; ") + name + "=" + value;
+    headers.emplace("Cookie", header);
+  }
+  void absorb(const httplib::Result& result) {
+    if (!result) return;
+    const auto [begin, end] = result->headers.equal_range("Set-Cookie");
+    for (auto header = begin; header != end; ++header) {
+      const std::string& line = header->second;
+      const auto equals = line.find('=');
+      if (equals == std::string::npos) continue;
+      const std::string name = line.substr(0, equals);
+      const auto semicolon = line.find(';');
+      const std::string value = line.substr(equals + 1, semicolon == std::string::npos ? std::string::npos : semicolon - equals - 1);
+      if (value.empty() || line.find("Max-Age=0") != std::string::npos) jar_.erase(name);
+      else jar_[name] = value;
+    }
+  }
+
+  int port_;
+  std::unique_ptr<httplib::Client> client_;
+  std::map<std::string, std::string> jar_;
+};
+
+/** The value of the first `name="value"` attribute in the page. */
+std::string attribute(const std::string& html, const std::string& name) {
+  const std::regex pattern(name + "=\"([^\"]*)\"");
+  std::smatch match;
+  if (!std::regex_search(html, match, pattern)) return {};
+  return match[1];
+}
+
+/** The value of the hidden input called `name`, e.g. the `_csrf` of a form. */
+std::string inputValue(const std::string& html, const std::string& name) {
+  const std::regex pattern("name=\"" + name + "\"[^>]*value=\"([^\"]*)\"");
+  std::smatch match;
+  if (!std::regex_search(html, match, pattern)) return {};
+  return match[1];
+}
+
+std::string formEncode(const std::vector<std::pair<std::string, std::string>>& fields) {
+  std::string body;
+  for (const auto& [name, value] : fields) {
+    if (!body.empty()) body += '&';
+    body += httplib::detail::encode_query_param(name) + "=" + httplib::detail::encode_query_param(value);
+  }
+  return body;
+}
+
+std::string describe(const httplib::Result& result) {
+  if (!result) return "no response (" + httplib::to_string(result.error()) + ")";
+  std::string body = result->body.substr(0, 200);
+  for (auto& c : body) {
+    if (c == '\n' || c == '\r') c = ' ';
+  }
+  return std::to_string(result->status) + " " + body;
+}
+
+std::string sha256Hex(const std::string& input) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr) != 1) fail("SHA-256 failed");
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
+
+std::string randomHex(std::size_t bytes) {
+  Bytes data(bytes);
+  RAND_bytes(data.data(), static_cast<int>(data.size()));
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (const auto byte : data) {
+    hex += kHex[byte >> 4];
+    hex += kHex[byte & 15];
+  }
+  return hex;
+}
+
+json answersFor(std::size_t i) {
+  static const char* const times[] = {"never", "1-2", "3-5", "6-10", "more-than-10"};
+  static const char* const agree[] = {"strongly-disagree", "disagree", "neither", "agree", "strongly-agree"};
+  const bool disabled = i % 5 == 0;
+  json answers{{"public_harassment", times[i % 5]},
+               {"manager_harassment", times[(i / 5) % 5]},
+               {"colleague_harassment", times[(i / 25) % 5]},
+               {"reported", i % 2 ? "yes" : "no"},
+               {"discrimination", i % 3 ? "no" : "yes"},
+               {"career_fair", i % 4 ? "yes" : "dont-know"},
+               {"pressure_to_work", i % 3 ? "no" : "yes"},
+               {"valued", "satisfied"},
+               {"engagement_look_forward", agree[i % 5]},
+               {"engagement_improvements", agree[(i / 5) % 5]},
+               {"engagement_recommend", agree[(i / 25) % 5]},
+               {"ethnicity", i % 3 ? "white" : "bme"},
+               {"disability", disabled ? "yes" : "no"},
+               {"staff_group", "nursing-midwifery"},
+               {"band_cluster", "afc-5-7"},
+               {"sex", i % 2 ? "female" : "male"}};
+  if (disabled) answers["adjustments"] = "yes";
+  return answers;
+}
+
+/** The server's resident set in KiB, from /proc/PID/status; 0 if it cannot be read. */
+long residentKiB(long pid) {
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(status, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::strtol(line.c_str() + 6, nullptr, 10);
+  }
+  return 0;
+}
+
+// --- survey: one person, signed in by the trusted proxy, gets a token -------------------------
+
+/** The wave's public key, shared by every thread once the first page has shown it. */
+class WaveKey {
+public:
+  const BlindVerifier& verifier(const std::string& spkiText) {
+    std::lock_guard lock(mutex_);
+    if (!verifier_) {
+      text_ = spkiText;
+      verifier_ = BlindVerifier::fromSpki(base64UrlDecode(spkiText));
+    } else if (text_ != spkiText) {
+      fail("the wave's public key changed between requests");
+    }
+    return *verifier_;
+  }
+
+private:
+  std::mutex mutex_;
+  std::string text_;
+  std::optional<BlindVerifier> verifier_;
+};
+
+/** What a person's browser keeps until its answers are acknowledged. */
+struct Token {
+  std::string token;     ///< base64url of the prepared message.
+  std::string signature; ///< base64url of the finalised signature.
+};
+
+// --- soak ---------------------------------------------------------------------------------
+
+enum Kind {
+  kSignin, kSignout, kHome, kNetworks, kNetwork, kMine, kAccount, kExperience, kApiList, kApiNetwork,
+  kJoinPage, kJoin, kLeave, kSurveyPage, kSurveyToken, kSurveySubmit, kKinds
+};
+const char* const kKindNames[kKinds] = {"sign-in", "sign-out", "home", "networks", "network", "my networks",
+                                         "account", "experience", "api list", "api network", "join page", "join",
+                                         "leave", "survey page", "survey token", "survey submit"};
+
+struct Tally {
+  long count[kKinds] = {};
+  long errors[kKinds] = {};
+  std::vector<float> latencyMs[kKinds];
+};
+
+struct SoakShared {
+  int port = 0;
+  long wave = 0;
+  std::string secret;
+  std::string password;
+  std::string bearer;
+  std::string run;
+  int surveyWeight = 8; ///< Of 85 for the other steps together.
+  std::vector<std::string> accounts;
+  std::map<std::string, std::unique_ptr<std::mutex>> signinLocks;
+  std::vector<std::string> slugs;         ///< Every network the API lists.
+  std::vector<std::string> joinableSlugs; ///< Those whose join page is open.
+  WaveKey waveKey;
+  std::atomic<long> requests{0};
+  std::atomic<long> errors{0};
+  std::atomic<long> people{0};
+  std::atomic<bool> stop{false};
+  std::mutex errorMutex;
+  int errorsShown = 0;
+};
+
+class VirtualUser {
+public:
+  VirtualUser(SoakShared& shared, int index)
+      : shared_(shared), browser_(shared.port), random_(std::random_device{}() + static_cast<unsigned>(index)),
+        account_(shared.accounts[static_cast<std::size_t>(index) % shared.accounts.size()]) {
+    for (auto& latencies : tally_.latencyMs) latencies.reserve(1 << 14);
+  }
+
+  const Tally& tally() const { return tally_; }
+
+  /** Counts one request; false (and an error) unless the status is one of `expected`. */
+  bool record(Kind kind, const std::string& path, const httplib::Result& result, Clock::time_point start,
+              std::initializer_list<int> expected) {
+    const double ms = secondsSince(start) * 1000.0;
+    ++tally_.count[kind];
+    tally_.latencyMs[kind].push_back(static_cast<float>(ms));
+    ++shared_.requests;
+    const bool ok = result && std::find(expected.begin(), expected.end(), result->status) != expected.end();
+    if (!ok) {
+      ++tally_.errors[kind];
+      ++shared_.errors;
+      std::lock_guard lock(shared_.errorMutex);
+      if (shared_.errorsShown++ < 25) {
+        std::fprintf(stderr, "error: %s %s (as %s): %s\n", kKindNames[kind], path.c_str(), account_.c_str(),
+                     describe(result).c_str());
+      }
+    }
+    return ok;
+  }
+
+  httplib::Result get(Kind kind, const std::string& path, std::initializer_list<int> expected = {200},
+                      httplib::Headers headers = {}) {
+    const auto start = Clock::now();
+    auto result = browser_.get(path, std::move(headers));
+    record(kind, path, result, start, expected);
+    return result;
+  }
+
+  /** Password sign-in as this user's demo account, one sign-in per account at a time. */
+  bool signIn() {
+    std::mutex& lock = *shared_.signinLocks.at(account_);
+    std::unique_lock held(lock, std::try_to_lock);
+    if (!held.owns_lock()) {
+      browser_.drop(); // The wait may outlast the server's keep-alive.
+      held.lock();
+    }
+    browser_.forget("belonging_session");
+    auto page = get(kSignin, "/signin");
+    if (!page || page->status != 200) return false;
+    const std::string csrf = inputValue(page->body, "_csrf");
+    const auto start = Clock::now();
+    auto result = browser_.post("/signin",
+                                formEncode({{"_csrf", csrf}, {"next", "/"}, {"username", account_}, {"password", shared_.password}}),
+                                "application/x-www-form-urlencoded");
+    if (!record(kSignin, "/signin (POST)", result, start, {303})) return false;
+    if (!browser_.has("belonging_session")) {
+      record(kSignin, "/signin (no session cookie)", httplib::Result{nullptr, httplib::Error::Unknown}, start, {303});
+      return false;
+    }
+    return refreshCsrf();
+  }
+
+  /** Reads the session's CSRF token from a signed-in page. */
+  bool refreshCsrf() {
+    auto page = get(kHome, "/");
+    if (!page || page->status != 200) return false;
+    csrf_ = inputValue(page->body, "_csrf");
+    return !csrf_.empty();
+  }
+
+  void signOutAndIn() {
+    const auto start = Clock::now();
+    auto result = browser_.post("/signout", formEncode({{"_csrf", csrf_}}), "application/x-www-form-urlencoded");
+    record(kSignout, "/signout", result, start, {303});
+    signIn();
+  }
+
+  const std::string& pick(const std::vector<std::string>& from) {
+    return from[std::uniform_int_distribution<std::size_t>(0, from.size() - 1)(random_)];
+  }
+
+  void join() {
+    const std::string slug = pick(shared_.joinableSlugs);
+    auto page = get(kJoinPage, "/networks/" + slug + "/join");
+    if (!page || page->status != 200) return;
+    const std::string consent = inputValue(page->body, "consent_version");
+    const std::string csrf = inputValue(page->body, "_csrf");
+    const std::string path = "/networks/" + slug + "/join";
+    const auto start = Clock::now();
+    auto result = browser_.post(path, formEncode({{"_csrf", csrf}, {"kind", "member"}, {"consent_version", consent}, {"visible", "yes"}}),
+                                "application/x-www-form-urlencoded");
+    record(kJoin, path, result, start, {303});
+  }
+
+  void leave() {
+    const std::string path = "/networks/" + pick(shared_.joinableSlugs) + "/leave";
+    const auto start = Clock::now();
+    auto result = browser_.post(path, formEncode({{"_csrf", csrf_}}), "application/x-www-form-urlencoded");
+    record(kLeave, path, result, start, {303});
+  }
+
+  void api(Kind kind, const std::string& path) {
+    if (!shared_.bearer.empty() && random_() % 2 == 0) {
+      // The bearer token's request carries no cookie.
+      Browser& bare = bareBrowser();
+      const auto start = Clock::now();
+      auto result = bare.get(path, {{"Authorization", "Bearer " + shared_.bearer}, {"Accept", "application/json"}});
+      record(kind, path + " (bearer)", result, start, {200});
+      return;
+    }
+    get(kind, path, {200}, {{"Accept", "application/json"}});
+  }
+
+  /** A new colleague, signed in by the proxy, takes the survey: page, token, submission. */
+  void survey() {
+    Browser& person = surveyBrowser();
+    person.forgetAll();
+    const std::string username = "soak-" + shared_.run + "-" + std::to_string(shared_.people++);
+    const std::string wavePath = "/experience/waves/" + std::to_string(shared_.wave);
+    auto start = Clock::now();
+    auto page = person.get(wavePath, {{"X-Remote-User", username}, {"X-Proxy-Secret", shared_.secret}});
+    if (!record(kSurveyPage, wavePath, page, start, {200})) return;
+    const std::string csrf = attribute(page->body, "data-csrf");
+    const std::string key = attribute(page->body, "data-public-key");
+    if (csrf.empty() || key.empty()) {
+      record(kSurveyPage, wavePath + " (no data-csrf or data-public-key)", httplib::Result{nullptr, httplib::Error::Unknown}, start, {200});
+      return;
+    }
+    const BlindVerifier& verifier = shared_.waveKey.verifier(key);
+    Bytes message(32);
+    RAND_bytes(message.data(), static_cast<int>(message.size()));
+    const Bytes prepared = client::prepare(message);
+    const auto blinded = client::blind(verifier, prepared);
+    const std::string tokenPath = wavePath + "/token";
+    start = Clock::now();
+    auto issued = person.post(tokenPath, json{{"blindedMessage", base64UrlEncode(blinded.blindedMessage)}}.dump(), "application/json",
+                              {{"X-CSRF-Token", csrf}, {"Accept", "application/json"}});
+    if (!record(kSurveyToken, tokenPath, issued, start, {200})) return;
+    Bytes signature;
+    try {
+      const auto blindSignature = json::parse(issued->body).at("blindSignature").get<std::string>();
+      signature = client::finalize(verifier, base64UrlDecode(blindSignature), blinded.inverse, prepared);
+    } catch (const std::exception& error) {
+      record(kSurveyToken, tokenPath + " (bad blind signature: " + error.what() + ")", httplib::Result{nullptr, httplib::Error::Unknown},
+             start, {200});
+      return;
+    }
+    const std::size_t i = static_cast<std::size_t>(random_() % 1000);
+    const std::string body = json{{"wave", shared_.wave},
+                                  {"token", base64UrlEncode(prepared)},
+                                  {"signature", base64UrlEncode(signature)},
+                                  {"answers", answersFor(i)},
+                                  {"comment", i % 10 == 0 ? "Soak test comment: the rota changes at short notice." : ""}}
+                                 .dump();
+    start = Clock::now();
+    auto submitted = person.postBare("/experience/submit", body, "application/json", {{"Accept", "application/json"}});
+    record(kSurveySubmit, "/experience/submit", submitted, start, {201});
+  }
+
+  /** The load itself, after signIn(); until `stop`. A failed sign-in has counted its error already. */
+  void run() {
+    // Weights of each step in the mix.
+    const std::vector<std::pair<int, int>> kMix = {
+        {0, 10}, {1, 10}, {2, 12}, {3, 5}, {4, 5}, {5, 5}, {6, 10}, {7, 10}, {8, 5}, {9, 5}, {10, shared_.surveyWeight}};
+    int total = 0;
+    for (const auto& [step, weight] : kMix) total += weight;
+    while (!shared_.stop.load(std::memory_order_relaxed)) {
+      // A trickle of fresh sign-ins: about one step in 2000 signs out and in again (a password
+      // check costs about 0.1 s of CPU and 32 MiB, by design).
+      if (random_() % 2000 == 0) {
+        signOutAndIn();
+        continue;
+      }
+      int roll = static_cast<int>(random_() % static_cast<unsigned>(total));
+      int step = 0;
+      for (const auto& [candidate, weight] : kMix) {
+        if (roll < weight) {
+          step = candidate;
+          break;
+        }
+        roll -= weight;
+      }
+      switch (step) {
+      case 0: get(kHome, "/"); break;
+      case 1: get(kNetworks, "/networks"); break;
+      case 2: get(kNetwork, "/networks/" + pick(shared_.slugs)); break;
+      case 3: get(kMine, "/networks/mine"); break;
+      case 4: get(kAccount, "/account"); break;
+      case 5: get(kExperience, "/experience"); break;
+      case 6: api(kApiList, "/api/v1/networks"); break;
+      case 7: api(kApiNetwork, "/api/v1/networks/" + pick(shared_.slugs)); break;
+      case 8: join(); break;
+      case 9: leave(); break;
+      default: survey(); break;
+      }
+    }
+  }
+
+private:
+  Browser& bareBrowser() {
+    if (!bare_) bare_ = std::make_unique<Browser>(shared_.port);
+    return *bare_;
+  }
+  Browser& surveyBrowser() {
+    if (!survey_) survey_ = std::make_unique<Browser>(shared_.port);
+    return *survey_;
+  }
+
+  SoakShared& shared_;
+  Browser browser_;
+  std::unique_ptr<Browser> bare_, survey_;
+  std::mt19937_64 random_;
+  std::string account_;
+  std::string csrf_;
+  Tally tally_;
+};
+
+double percentile(std::vector<float>& values, double p) {
+  if (values.empty()) return 0;
+  const auto at = static_cast<std::size_t>(std::min<double>(static_cast<double>(values.size() - 1),
+                                                            std::floor(p * static_cast<double>(values.size()))));
+  std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(at), values.end());
+  return values[at];
+}
+
+int soak(Options& options) {
+  SoakShared shared;
+  shared.port = static_cast<int>(options.integer("port"));
+  shared.wave = options.integer("wave");
+  shared.secret = options.text("secret");
+  shared.password = options.text("password", std::string("belonging-demo"));
+  shared.bearer = options.text("bearer", std::string());
+  const long serverPid = options.integer("server-pid");
+  const double seconds = options.number("seconds", 600.0);
+  const int connections = static_cast<int>(options.integer("connections", 64));
+  const double sampleSeconds = options.number("sample-seconds", std::min(10.0, std::max(1.0, seconds / 10)));
+  const double warmup = options.number("warmup", std::min(60.0, seconds / 10));
+  const double rssLimit = options.number("rss-limit", 0.10);
+  shared.surveyWeight = static_cast<int>(options.integer("survey-weight", 8));
+  std::string accounts = options.text("accounts", std::string("staff,chair,champion,guardian,analyst,admin,sponsor"));
+  options.checkAllUsed();
+  for (std::size_t at = 0; at != std::string::npos;) {
+    const auto comma = accounts.find(',', at);
+    shared.accounts.push_back(accounts.substr(at, comma == std::string::npos ? std::string::npos : comma - at));
+    at = comma == std::string::npos ? comma : comma + 1;
+  }
+  for (const auto& account : shared.accounts) shared.signinLocks[account] = std::make_unique<std::mutex>();
+  shared.run = randomHex(4);
+  if (connections < 1 || seconds <= 0) fail("--connections and --seconds must be positive");
+
+  // The networks to visit, join and leave: what the API lists, and which of them take members.
+  {
+    Browser browser(shared.port);
+    const httplib::Headers proxy{{"X-Remote-User", "soak-" + shared.run + "-discovery"}, {"X-Proxy-Secret", shared.secret},
+                                 {"Accept", "application/json"}};
+    auto list = browser.get("/api/v1/networks", proxy);
+    if (!list || list->status != 200) fail("GET /api/v1/networks: " + describe(list));
+    const json parsed = json::parse(list->body, nullptr, false);
+    const json& networks = parsed.is_object() && parsed.contains("networks") ? parsed["networks"] : parsed;
+    if (!networks.is_array()) fail("GET /api/v1/networks did not give a list: " + list->body.substr(0, 200));
+    for (const auto& network : networks) {
+      if (network.contains("slug") && network["slug"].is_string()) shared.slugs.push_back(network["slug"].get<std::string>());
+    }
+    for (const auto& slug : shared.slugs) {
+      auto page = browser.get("/networks/" + slug + "/join", proxy);
+      if (page && page->status == 200) shared.joinableSlugs.push_back(slug);
+    }
+    if (shared.slugs.empty() || shared.joinableSlugs.empty()) fail("the demo data has no networks to join");
+  }
+  std::printf("soak: %d connections for %.0f s; accounts %s; %zu networks (%zu take members); wave %ld; RSS every %.0f s, "
+              "warm-up %.0f s\n",
+              connections, seconds, accounts.c_str(), shared.slugs.size(), shared.joinableSlugs.size(), shared.wave,
+              sampleSeconds, warmup);
+  std::fflush(stdout);
+
+  // Every virtual user signs in with its password first (counted, but before the clock starts:
+  // 64 password checks at once are a burst of memory that the RSS baseline should not include).
+  std::vector<std::unique_ptr<VirtualUser>> users;
+  for (int i = 0; i < connections; ++i) users.push_back(std::make_unique<VirtualUser>(shared, i));
+  std::latch signedIn(connections), go(1);
+  const auto signinStart = Clock::now();
+  std::vector<std::thread> threads;
+  for (auto& user : users) {
+    threads.emplace_back([&user, &signedIn, &go] {
+      user->signIn();
+      signedIn.count_down();
+      go.wait();
+      user->run();
+    });
+  }
+  signedIn.wait();
+  std::printf("soak: %d virtual users signed in (%.1f s, %ld errors)\n", connections, secondsSince(signinStart), shared.errors.load());
+  const auto start = Clock::now();
+  go.count_down();
+
+  // RSS samples, with a progress line for each.
+  std::vector<std::pair<double, long>> samples;
+  auto sample = [&] {
+    const double at = secondsSince(start);
+    const long rss = residentKiB(serverPid);
+    samples.emplace_back(at, rss);
+    std::printf("soak: %6.0f s  %9ld requests  %5ld errors  %7ld survey people  RSS %7.1f MiB\n", at, shared.requests.load(),
+                shared.errors.load(), shared.people.load(), static_cast<double>(rss) / 1024.0);
+    std::fflush(stdout);
+    return rss;
+  };
+  sample();
+  for (double next = sampleSeconds;; next += sampleSeconds) {
+    const double wait = std::min(next, seconds) - secondsSince(start);
+    if (wait > 0) std::this_thread::sleep_for(std::chrono::duration<double>(wait));
+    if (secondsSince(start) >= seconds) break;
+    if (sample() == 0) {
+      std::fprintf(stderr, "error: the server (pid %ld) is gone\n", serverPid);
+      ++shared.errors;
+      break;
+    }
+  }
+  shared.stop = true;
+  for (auto& thread : threads) thread.join();
+  const double elapsed = secondsSince(start);
+  const long finalRss = sample();
+
+  // Per kind, and all together.
+  Tally all;
+  std::printf("\n%-14s %10s %8s %10s %10s %10s\n", "kind", "requests", "errors", "p50 ms", "p99 ms", "max ms");
+  long requests = 0, errors = 0;
+  std::vector<float> everything;
+  for (int kind = 0; kind < kKinds; ++kind) {
+    std::vector<float> latencies;
+    long count = 0, kindErrors = 0;
+    for (const auto& user : users) {
+      count += user->tally().count[kind];
+      kindErrors += user->tally().errors[kind];
+      const auto& mine = user->tally().latencyMs[kind];
+      latencies.insert(latencies.end(), mine.begin(), mine.end());
+    }
+    everything.insert(everything.end(), latencies.begin(), latencies.end());
+    requests += count;
+    errors += kindErrors;
+    const double maxMs = latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
+    std::printf("%-14s %10ld %8ld %10.1f %10.1f %10.1f\n", kKindNames[kind], count, kindErrors, percentile(latencies, 0.5),
+                percentile(latencies, 0.99), maxMs);
+  }
+  errors = std::max(errors, shared.errors.load()); // Includes a vanished server.
+  const double p50 = percentile(everything, 0.5), p99 = percentile(everything, 0.99);
+  std::printf("%-14s %10ld %8ld %10.1f %10.1f\n\n", "all", requests, errors, p50, p99);
+
+  // RSS growth after warm-up. The last sample is taken with the load stopped; each password
+  // check holds 32 MiB for a moment, so a sample taken during one reads high, and the baseline
+  // is the lowest of the first three samples after the warm-up.
+  long baseRss = 0;
+  double baseAt = 0;
+  int considered = 0;
+  for (const auto& [at, rss] : samples) {
+    if (at + 1e-6 < warmup || rss <= 0 || &rss == &samples.back().second || considered == 3) continue;
+    ++considered;
+    if (baseRss == 0 || rss < baseRss) {
+      baseRss = rss;
+      baseAt = at;
+    }
+  }
+  long peakRss = 0;
+  for (const auto& [at, rss] : samples) peakRss = std::max(peakRss, rss);
+  const double growth = baseRss > 0 && finalRss > 0 ? static_cast<double>(finalRss - baseRss) / static_cast<double>(baseRss) : 1.0;
+  const bool pass = errors == 0 && growth < rssLimit;
+  std::printf("soak: %s  %.0f s at %d connections: %ld requests (%.0f/s), %ld errors, p50 %.1f ms, p99 %.1f ms; "
+              "RSS %.1f MiB at %.0f s -> %.1f MiB at end (%+.1f%%, limit %.0f%%), peak %.1f MiB; %ld survey submissions\n",
+              pass ? "PASS" : "FAIL", elapsed, connections, requests, static_cast<double>(requests) / elapsed, errors, p50, p99,
+              static_cast<double>(baseRss) / 1024.0, baseAt, static_cast<double>(finalRss) / 1024.0, growth * 100, rssLimit * 100,
+              static_cast<double>(peakRss) / 1024.0, shared.people.load());
+  return pass ? 0 : 1;
+}
+
+// --- the anonymous store, read directly for the crash check ---------------------------------
+
+/** Runs queries on the anonymous store: `sqlite:PATH`, or `pg:CONNINFO` (schema belonging_anonymous). */
+class StoreReader {
+public:
+  explicit StoreReader(const std::string& url) {
+    if (url.rfind("sqlite:", 0) == 0) {
+      if (sqlite3_open_v2(url.substr(7).c_str(), &sqlite_, SQLITE_OPEN_READONLY, nullptr) != SQLITE_OK) {
+        fail("cannot open " + url);
+      }
+      sqlite3_busy_timeout(sqlite_, 10000);
+    } else if (url.rfind("pg:", 0) == 0) {
+      pg_ = PQconnectdb(url.substr(3).c_str());
+      if (PQstatus(pg_) != CONNECTION_OK) fail("cannot connect to " + url.substr(3) + ": " + PQerrorMessage(pg_));
+      prefix_ = "belonging_anonymous.";
+    } else {
+      fail("the store URL must be sqlite:PATH or pg:CONNINFO, not " + url);
+    }
+  }
+  ~StoreReader() {
+    if (sqlite_) sqlite3_close(sqlite_);
+    if (pg_) PQfinish(pg_);
+  }
+  StoreReader(const StoreReader&) = delete;
+  StoreReader& operator=(const StoreReader&) = delete;
+
+  /** A table's qualified name. */
+  std::string table(const std::string& name) const { return prefix_ + name; }
+  bool isSqlite() const { return sqlite_ != nullptr; }
+
+  /** Every row's first column, as text. */
+  std::vector<std::string> column(const std::string& sql) {
+    std::vector<std::string> values;
+    if (sqlite_) {
+      sqlite3_stmt* statement = nullptr;
+      if (sqlite3_prepare_v2(sqlite_, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
+        fail("sqlite: " + sql + ": " + sqlite3_errmsg(sqlite_));
+      }
+      int step = 0;
+      while ((step = sqlite3_step(statement)) == SQLITE_ROW) {
+        const auto* text = sqlite3_column_text(statement, 0);
+        values.emplace_back(text ? reinterpret_cast<const char*>(text) : "");
+      }
+      if (step != SQLITE_DONE) fail("sqlite: " + sql + ": " + sqlite3_errmsg(sqlite_));
+      sqlite3_finalize(statement);
+      return values;
+    }
+    PGresult* result = PQexec(pg_, sql.c_str());
+    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+      const std::string error = PQerrorMessage(pg_);
+      PQclear(result);
+      fail("postgresql: " + sql + ": " + error);
+    }
+    for (int row = 0; row < PQntuples(result); ++row) values.emplace_back(PQgetvalue(result, row, 0));
+    PQclear(result);
+    return values;
+  }
+  long count(const std::string& sql) {
+    const auto values = column(sql);
+    return values.empty() ? 0 : std::stol(values.front());
+  }
+
+private:
+  sqlite3* sqlite_ = nullptr;
+  PGconn* pg_ = nullptr;
+  std::string prefix_;
+};
+
+std::string integrityCheck(const std::string& path) {
+  StoreReader reader("sqlite:" + path);
+  const auto rows = reader.column("PRAGMA integrity_check");
+  std::string joined;
+  for (const auto& row : rows) joined += (joined.empty() ? "" : "; ") + row;
+  return joined;
+}
+
+struct StoreCounts {
+  long spent = 0, responses = 0, comments = 0;
+};
+
+StoreCounts storeCounts(StoreReader& store, long wave) {
+  const std::string where = " WHERE wave_id = " + std::to_string(wave);
+  return {store.count("SELECT COUNT(*) FROM " + store.table("experience_spent") + where),
+          store.count("SELECT COUNT(*) FROM " + store.table("experience_responses") + where),
+          store.count("SELECT COUNT(*) FROM " + store.table("experience_comments") + where)};
+}
+
+std::string nonceOf(const std::string& run, std::size_t i) { return "crash-nonce-" + run + "-" + std::to_string(i); }
+
+// --- crash-load ---------------------------------------------------------------------------
+
+/**
+ * Runs `work(browser, index)` for every index in [0, count) on `connections` threads, each with
+ * its own browser, until done or `stop` is set.
+ */
+void forEach(int port, int connections, std::size_t count, const std::atomic<bool>& stop,
+             const std::function<void(Browser&, std::size_t)>& work) {
+  std::atomic<std::size_t> next{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < connections; ++t) {
+    threads.emplace_back([&] {
+      Browser browser(port);
+      for (std::size_t i = next++; i < count && !stop.load(); i = next++) work(browser, i);
+    });
+  }
+  for (auto& thread : threads) thread.join();
+}
+
+int crashLoad(Options& options) {
+  const int port = static_cast<int>(options.integer("port"));
+  const long wave = options.integer("wave");
+  const std::string secret = options.text("secret");
+  const int connections = static_cast<int>(options.integer("connections", 64));
+  const auto people = static_cast<std::size_t>(options.integer("people", 8000));
+  const long killPid = options.integer("kill-pid");
+  const double killAfter = options.number("kill-after", 2.5);
+  const double killFraction = options.number("kill-fraction", 0.75);
+  const std::string statePath = options.text("state");
+  const std::string storeUrl = options.text("anonymous-db");
+  options.checkAllUsed();
+  const std::string run = randomHex(4);
+  const std::string waveText = std::to_string(wave);
+
+  // 1. Every person signs in through the proxy, opens the survey and gets a token (untimed).
+  std::vector<Token> tokens(people);
+  WaveKey waveKey;
+  std::atomic<bool> never{false};
+  std::mutex failureMutex;
+  std::string failure;
+  const auto prepareStart = Clock::now();
+  forEach(port, connections, people, never, [&](Browser& browser, std::size_t i) {
+    browser.forgetAll();
+    auto page = browser.get("/experience/waves/" + waveText,
+                            {{"X-Remote-User", "crash-" + run + "-" + std::to_string(i)}, {"X-Proxy-Secret", secret}});
+    std::string problem;
+    if (!page || page->status != 200) problem = "wave page: " + describe(page);
+    const std::string csrf = page ? attribute(page->body, "data-csrf") : "";
+    const std::string key = page ? attribute(page->body, "data-public-key") : "";
+    if (problem.empty() && (csrf.empty() || key.empty())) problem = "the wave page has no data-csrf or data-public-key";
+    if (problem.empty()) {
+      const BlindVerifier& verifier = waveKey.verifier(key);
+      Bytes message(32);
+      RAND_bytes(message.data(), static_cast<int>(message.size()));
+      const Bytes prepared = client::prepare(message);
+      const auto blinded = client::blind(verifier, prepared);
+      auto issued = browser.post("/experience/waves/" + waveText + "/token",
+                                 json{{"blindedMessage", base64UrlEncode(blinded.blindedMessage)}}.dump(), "application/json",
+                                 {{"X-CSRF-Token", csrf}, {"Accept", "application/json"}});
+      if (!issued || issued->status != 200) {
+        problem = "token: " + describe(issued);
+      } else {
+        const auto blindSignature = json::parse(issued->body).at("blindSignature").get<std::string>();
+        tokens[i] = {base64UrlEncode(prepared),
+                     base64UrlEncode(client::finalize(verifier, base64UrlDecode(blindSignature), blinded.inverse, prepared))};
+      }
+    }
+    if (!problem.empty()) {
+      std::lock_guard lock(failureMutex);
+      if (failure.empty()) failure = "person " + std::to_string(i) + ": " + problem;
+    }
+  });
+  if (!failure.empty()) fail("preparing people failed: " + failure);
+  std::printf("crash: %zu people signed in and hold finalised tokens (%.1f s)\n", people, secondsSince(prepareStart));
+
+  std::vector<std::string> bodies(people);
+  for (std::size_t i = 0; i < people; ++i) {
+    bodies[i] = json{{"wave", wave},
+                     {"token", tokens[i].token},
+                     {"signature", tokens[i].signature},
+                     {"answers", answersFor(i)},
+                     {"comment", "Crash test " + nonceOf(run, i) + ": more notice of rota changes would help."}}
+                    .dump();
+  }
+  StoreCounts baseline;
+  {
+    StoreReader store(storeUrl);
+    baseline = storeCounts(store, wave);
+  }
+
+  // 2. Submit on every connection; SIGKILL the server part-way.
+  enum State { kUnsent = 0, kInFlight = 1, kAcknowledged = 2 };
+  std::vector<std::atomic<int>> states(people);
+  for (auto& state : states) state = kUnsent;
+  std::atomic<std::size_t> acknowledged{0};
+  std::atomic<long> unexpected{0};
+  std::atomic<bool> killed{false};
+  std::mutex killMutex;
+  std::condition_variable killWake;
+  const auto submitStart = Clock::now();
+  double killedAt = 0;
+  std::string killReason;
+  std::thread killer([&] {
+    std::unique_lock lock(killMutex);
+    killWake.wait_for(lock, std::chrono::duration<double>(killAfter), [&] {
+      return static_cast<double>(acknowledged.load()) >= killFraction * static_cast<double>(people);
+    });
+    killReason = secondsSince(submitStart) >= killAfter ? "time" : "fraction acknowledged";
+    if (::kill(static_cast<pid_t>(killPid), SIGKILL) != 0) fail("cannot kill pid " + std::to_string(killPid));
+    killedAt = secondsSince(submitStart);
+    killed = true;
+  });
+  forEach(port, connections, people, killed, [&](Browser& browser, std::size_t i) {
+    states[i] = kInFlight;
+    auto result = browser.postBare("/experience/submit", bodies[i], "application/json", {{"Accept", "application/json"}});
+    if (result && result->status == 201) {
+      states[i] = kAcknowledged;
+      if (static_cast<double>(++acknowledged) >= killFraction * static_cast<double>(people)) killWake.notify_all();
+    } else if (result && !killed.load()) {
+      // The server answered, and not with 201, before it was killed: a real error.
+      if (unexpected++ < 10) std::fprintf(stderr, "error: submission %zu before the kill: %s\n", i, describe(result).c_str());
+    }
+  });
+  killWake.notify_all();
+  killer.join();
+  if (acknowledged.load() == people) {
+    fail("every submission was acknowledged before the kill: raise --people or lower --kill-after");
+  }
+
+  std::size_t inFlight = 0, unsent = 0;
+  std::ofstream state(statePath);
+  state << json{{"run", run},
+                {"wave", wave},
+                {"people", people},
+                {"baseline", {{"spent", baseline.spent}, {"responses", baseline.responses}, {"comments", baseline.comments}}},
+                {"unexpected", unexpected.load()},
+                {"killedAt", killedAt}}
+               .dump()
+        << "\n";
+  for (std::size_t i = 0; i < people; ++i) {
+    const int s = states[i].load();
+    if (s == kInFlight) ++inFlight;
+    if (s == kUnsent) ++unsent;
+    state << json{{"i", i},
+                  {"state", s == kAcknowledged ? "acknowledged" : s == kInFlight ? "in-flight" : "unsent"},
+                  {"hash", sha256Hex("token:" + std::to_string(wave) + ":" + tokens[i].token)},
+                  {"body", bodies[i]}}
+                 .dump()
+          << "\n";
+  }
+  state.close();
+  if (!state) fail("cannot write " + statePath);
+  std::printf("crash: killed the server %.2f s into the submissions (%s): %zu acknowledged, %zu in flight, %zu not yet sent, "
+              "%ld unexpected answers before the kill\n",
+              killedAt, killReason.c_str(), acknowledged.load(), inFlight, unsent, unexpected.load());
+  return 0;
+}
+
+// --- crash-check --------------------------------------------------------------------------
+
+int crashCheck(Options& options) {
+  const int port = static_cast<int>(options.integer("port"));
+  const int connections = static_cast<int>(options.integer("connections", 64));
+  const std::string statePath = options.text("state");
+  const std::string storeUrl = options.text("anonymous-db");
+  const std::string identifiedPath = options.text("identified-sqlite", std::string());
+  const std::string label = options.text("label", std::string("crash"));
+  options.checkAllUsed();
+
+  std::ifstream stateFile(statePath);
+  std::string line;
+  if (!std::getline(stateFile, line)) fail("cannot read " + statePath);
+  const json header = json::parse(line);
+  const auto run = header.at("run").get<std::string>();
+  const auto wave = header.at("wave").get<long>();
+  const auto people = header.at("people").get<std::size_t>();
+  const json& counted = header.at("baseline");
+  const StoreCounts baseline{counted.at("spent").get<long>(), counted.at("responses").get<long>(), counted.at("comments").get<long>()};
+  struct Person {
+    std::string state, hash, body;
+  };
+  std::vector<Person> persons;
+  while (std::getline(stateFile, line)) {
+    const json entry = json::parse(line);
+    persons.push_back({entry.at("state").get<std::string>(), entry.at("hash").get<std::string>(), entry.at("body").get<std::string>()});
+  }
+  if (persons.size() != people) fail(statePath + " holds " + std::to_string(persons.size()) + " people, not " + std::to_string(people));
+
+  // 1. Re-send what was not acknowledged, as the browser does.
+  std::vector<std::size_t> resend;
+  std::size_t acknowledgedBefore = 0, inFlight = 0, unsent = 0;
+  for (std::size_t i = 0; i < people; ++i) {
+    if (persons[i].state == "acknowledged") ++acknowledgedBefore;
+    else resend.push_back(i);
+    if (persons[i].state == "in-flight") ++inFlight;
+    if (persons[i].state == "unsent") ++unsent;
+  }
+  std::vector<int> statuses(people, 0);
+  std::atomic<bool> never{false};
+  std::mutex errorMutex;
+  long resendErrors = 0;
+  forEach(port, connections, resend.size(), never, [&](Browser& browser, std::size_t k) {
+    const std::size_t i = resend[k];
+    auto result = browser.postBare("/experience/submit", persons[i].body, "application/json", {{"Accept", "application/json"}});
+    statuses[i] = result ? result->status : -1;
+    if (!result || (result->status != 201 && result->status != 409)) {
+      std::lock_guard lock(errorMutex);
+      if (resendErrors++ < 10) std::fprintf(stderr, "error: re-sending submission %zu: %s\n", i, describe(result).c_str());
+    }
+  });
+  std::size_t resent201 = 0, resent409 = 0, unsent409 = 0;
+  for (const std::size_t i : resend) {
+    if (statuses[i] == 201) ++resent201;
+    if (statuses[i] == 409) {
+      ++resent409;
+      if (persons[i].state == "unsent") ++unsent409;
+    }
+  }
+
+  // 2. What the anonymous store holds now.
+  std::vector<std::string> problems;
+  StoreReader store(storeUrl);
+  const StoreCounts now = storeCounts(store, wave);
+  const long spent = now.spent - baseline.spent, responses = now.responses - baseline.responses;
+  const auto expected = static_cast<long>(acknowledgedBefore + resent201 + resent409);
+  if (spent != expected) problems.push_back("spent tokens " + std::to_string(spent) + " != acknowledged or 409 " + std::to_string(expected));
+  if (responses != expected) problems.push_back("stored responses " + std::to_string(responses) + " != " + std::to_string(expected));
+  if (expected != static_cast<long>(people)) problems.push_back("only " + std::to_string(expected) + " of " + std::to_string(people) + " people's answers are stored");
+  if (unsent409 > 0) problems.push_back(std::to_string(unsent409) + " submissions never sent before the crash got 409");
+  if (resendErrors > 0) problems.push_back(std::to_string(resendErrors) + " re-sends failed");
+  if (header.at("unexpected").get<long>() > 0) problems.push_back(std::to_string(header.at("unexpected").get<long>()) + " unexpected answers before the kill");
+
+  // Each comment nonce exactly once: every person's answers are there, none twice.
+  std::map<std::string, int> seen;
+  const std::regex noncePattern("crash-nonce-" + run + "-[0-9]+");
+  for (const auto& body : store.column("SELECT body FROM " + store.table("experience_comments") + " WHERE wave_id = " + std::to_string(wave))) {
+    for (auto match = std::sregex_iterator(body.begin(), body.end(), noncePattern); match != std::sregex_iterator(); ++match) {
+      ++seen[match->str()];
+    }
+  }
+  std::size_t missingAcknowledged = 0, missingOther = 0, duplicated = 0;
+  for (std::size_t i = 0; i < people; ++i) {
+    const auto found = seen.find(nonceOf(run, i));
+    const int times = found == seen.end() ? 0 : found->second;
+    if (times == 0) (persons[i].state == "acknowledged" ? missingAcknowledged : missingOther) += 1;
+    if (times > 1) ++duplicated;
+  }
+  if (missingAcknowledged > 0) problems.push_back(std::to_string(missingAcknowledged) + " submissions acknowledged before the crash are missing");
+  if (missingOther > 0) problems.push_back(std::to_string(missingOther) + " re-sent submissions are missing");
+  if (duplicated > 0) problems.push_back(std::to_string(duplicated) + " submissions are stored more than once");
+  if (seen.size() != people) problems.push_back(std::to_string(seen.size()) + " distinct nonces stored for " + std::to_string(people) + " people");
+
+  // Spent tokens: exactly our tokens, each once (the store's key is the hash, so twice is impossible
+  // by construction; the count above catches a spend without a token of ours).
+  std::set<std::string> ourHashes;
+  for (const auto& person : persons) ourHashes.insert(person.hash);
+  std::size_t ourSpent = 0;
+  for (const auto& hash : store.column("SELECT credential_hash FROM " + store.table("experience_spent") + " WHERE wave_id = " + std::to_string(wave))) {
+    if (ourHashes.contains(hash)) ++ourSpent;
+  }
+  std::string hashNote;
+  if (ourSpent == 0) {
+    hashNote = " (the spent-token hash is not SHA-256(\"token:wave:token\") any more: checked by count only)";
+  } else if (ourSpent != people) {
+    problems.push_back(std::to_string(ourSpent) + " of " + std::to_string(people) + " tokens are recorded as spent");
+  }
+
+  // 3. SQLite's own check of both files.
+  std::string integrity = "n/a (PostgreSQL)";
+  if (store.isSqlite()) {
+    const std::string anonymous = integrityCheck(storeUrl.substr(7));
+    integrity = "anonymous " + anonymous;
+    if (anonymous != "ok") problems.push_back("integrity_check of the anonymous store: " + anonymous);
+    if (!identifiedPath.empty()) {
+      const std::string identified = integrityCheck(identifiedPath);
+      integrity += ", identified " + identified;
+      if (identified != "ok") problems.push_back("integrity_check of the identified store: " + identified);
+    }
+  }
+
+  std::printf("%s: %s  people %zu: acknowledged before the crash %zu, in flight %zu, unsent %zu; re-sent 201 %zu, re-sent 409 %zu; "
+              "stored responses %ld, spent tokens %ld, comment nonces %zu (duplicated %zu); integrity_check %s%s\n",
+              label.c_str(), problems.empty() ? "PASS" : "FAIL", people, acknowledgedBefore, inFlight, unsent, resent201, resent409,
+              responses, spent, seen.size(), duplicated, integrity.c_str(), hashNote.c_str());
+  for (const auto& problem : problems) std::printf("%s: problem: %s\n", label.c_str(), problem.c_str());
+  return problems.empty() ? 0 : 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr,
+                 "usage: belonging_soak soak --port P --wave W --secret S --server-pid PID [--seconds 600] [--connections 64]\n"
+                 "                      [--bearer TOKEN] [--accounts a,b,...] [--password P] [--sample-seconds 10] [--warmup 60]\n"
+                 "                      [--rss-limit 0.10] [--survey-weight 8]\n"
+                 "       belonging_soak crash-load --port P --wave W --secret S --kill-pid PID --state FILE\n"
+                 "                      --anonymous-db sqlite:PATH|pg:CONNINFO [--people 8000] [--connections 64]\n"
+                 "                      [--kill-after 2.5] [--kill-fraction 0.75]\n"
+                 "       belonging_soak crash-check --port P --state FILE --anonymous-db sqlite:PATH|pg:CONNINFO\n"
+                 "                      [--identified-sqlite PATH] [--connections 64] [--label NAME]\n");
+    return 2;
+  }
+  const std::string mode = argv[1];
+  Options options(argc, argv, 2);
+  try {
+    if (mode == "soak") return soak(options);
+    if (mode == "crash-load") return crashLoad(options);
+    if (mode == "crash-check") return crashCheck(options);
+  } catch (const std::exception& error) {
+    fail(mode + ": " + error.what());
+  }
+  fail("unknown mode " + mode + " (soak, crash-load or crash-check)");
+}
