@@ -203,6 +203,10 @@ Config Config::load(const std::filesystem::path& path) {
   server.integer("threads", config.server.threads, 2, 1024);
   server.integer("max_body_bytes", config.server.maxBodyBytes, 1024, 256LL << 20);
   server.integer("max_header_bytes", config.server.maxHeaderBytes, 1024, 65536);
+  server.integer("request_timeout_seconds", config.server.requestTimeoutSeconds, 1, 300);
+  server.integer("keep_alive_seconds", config.server.keepAliveSeconds, 1, 300);
+  server.integer("max_connections", config.server.maxConnections, 16, 1000000);
+  server.integer("max_connections_per_address", config.server.maxConnectionsPerAddress, 2, 1000000);
   server.path("static_dir", config.server.staticDir);
   server.boolean("secure_cookies", config.server.secureCookies);
   server.path("tls_certificate", config.server.tlsCertificate);

@@ -24,9 +24,13 @@ public:
 struct ServerConfig {
   std::string host = "127.0.0.1";
   int port = 8080;
-  int threads = 48;            ///< Worker threads: one per open keep-alive connection.
+  int threads = 48;            ///< Worker threads: requests in progress at once (idle connections hold none).
   std::int64_t maxBodyBytes = 1 << 20;
   std::int64_t maxHeaderBytes = 8192;
+  int requestTimeoutSeconds = 10;     ///< Whole-request deadline: headers and body, from the first byte.
+  int keepAliveSeconds = 5;           ///< An idle keep-alive connection is closed after this.
+  int maxConnections = 4096;          ///< Open connections in all; the oldest idle one makes way.
+  int maxConnectionsPerAddress = 64;  ///< Per client address (trusted proxies exempt).
   std::filesystem::path staticDir;
   bool secureCookies = false;  ///< Forced on when TLS is configured.
   std::filesystem::path tlsCertificate;

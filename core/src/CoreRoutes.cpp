@@ -15,13 +15,7 @@ namespace belonging {
 namespace {
 
 /** Only local paths, so a crafted link cannot bounce a user to another site after sign-in. */
-std::string safeNext(const std::string& next) {
-  if (next.size() < 1 || next.size() > 2048 || next[0] != '/' || next.starts_with("//") ||
-      next.find('\\') != std::string::npos) {
-    return "/";
-  }
-  return next;
-}
+std::string safeNext(const std::string& next) { return safeLocalPath(next); }
 
 nlohmann::json signinData(const Request& request, const Application& application,
                           const std::string& username, const std::string& next) {
@@ -177,7 +171,7 @@ void registerCore(Application& application, Registrar& registrar) {
     nlohmann::json data{{"service", app->config.server.serviceName},
                         {"exported_on", isoDate()},
                         {"data", app->exportUserData(request.user->userId)}};
-    response.attachment("my-data.json", "application/json", data.dump(2));
+    response.attachment("my-data.json", "application/json", jsonText(data, 2));
   }});
   registrar.addRoute({"POST", "/account/password", kSignedIn, false, false,
                       [app, accountPage](const Request& request, Response& response) {

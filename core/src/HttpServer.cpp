@@ -1,8 +1,10 @@
 #include "HttpServer.hpp"
 
+#include "ConnectionFront.hpp"
 #include "Cookies.hpp"
 #include "Crypto.hpp"
 #include "UrlEncoding.hpp"
+#include "Utf8.hpp"
 
 #include <httplib.h>
 
@@ -56,7 +58,7 @@ std::string nextRequestId() {
 std::string encodeFlash(const std::vector<Flash>& flash, const std::string& secret) {
   nlohmann::json list = nlohmann::json::array();
   for (const auto& message : flash) list.push_back({message.kind, message.text});
-  const std::string payload = crypto::base64UrlEncode(list.dump());
+  const std::string payload = crypto::base64UrlEncode(jsonText(list));
   return payload + "." + crypto::hmacSha256Hex(secret, "flash:" + payload);
 }
 
@@ -78,6 +80,62 @@ std::vector<Flash> decodeFlash(const std::string& cookie, const std::string& sec
   return flash;
 }
 
+/** Whether a header may be sent as is: a token name, and no CR, LF or NUL to split the response. */
+bool isSafeHeader(const std::string& name, const std::string& value) {
+  if (name.empty()) return false;
+  for (const char c : name) {
+    const bool token = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       std::string_view("!#$%&'*+-.^_`|~").find(c) != std::string_view::npos;
+    if (!token) return false;
+  }
+  for (const char c : value) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t') || byte == 0x7f) return false;
+  }
+  return true;
+}
+
+/** The first query or form field whose name or value is not text (UTF-8), for a 400 that names it. */
+std::optional<std::string> firstBadField(const std::multimap<std::string, std::string, std::less<>>& fields) {
+  for (const auto& [name, value] : fields) {
+    if (!utf8::isValidText(name)) return std::string("a field name");
+    if (!utf8::isValidText(value)) return "\u201c" + name + "\u201d";
+  }
+  return std::nullopt;
+}
+
+/** Hands every accepted socket to the connection front, which calls back for whole requests. */
+class InlineTaskQueue final : public httplib::TaskQueue {
+public:
+  explicit InlineTaskQueue(ConnectionFront& front) : front_(front) {}
+  // The accept loop enqueues only "serve this socket", which adopt() does without blocking.
+  void enqueue(std::function<void()> task) override { task(); }
+  void shutdown() override { front_.stop(); }
+
+private:
+  ConnectionFront& front_;
+};
+
+class FrontedServer final : public httplib::Server {
+public:
+  FrontedServer(const ConnectionLimits& limits, ConnectionFront::Exempt exempt)
+      : front_(limits,
+               [this](httplib::Stream& stream, bool& close) {
+                 return process_request(stream, false, close, [](httplib::Request&) {});
+               },
+               std::move(exempt)) {
+    new_task_queue = [this] { return new InlineTaskQueue(front_); };
+  }
+
+private:
+  bool process_and_close_socket(socket_t socket) override {
+    front_.adopt(socket);
+    return true;
+  }
+
+  ConnectionFront front_;
+};
+
 } // namespace
 
 HttpServer::HttpServer(Application& application)
@@ -92,14 +150,29 @@ HttpServer::HttpServer(Application& application)
                                " and key " + settings.tlsPrivateKey.string());
     }
   } else {
-    server_ = std::make_unique<httplib::Server>();
+    ConnectionLimits limits;
+    limits.workers = settings.threads;
+    limits.maxHeadBytes = static_cast<std::size_t>(settings.maxHeaderBytes);
+    limits.maxBodyBytes = static_cast<std::size_t>(settings.maxBodyBytes);
+    limits.requestTimeout = std::chrono::seconds(settings.requestTimeoutSeconds);
+    limits.keepAlive = std::chrono::seconds(settings.keepAliveSeconds);
+    limits.maxConnections = static_cast<std::size_t>(settings.maxConnections);
+    limits.maxConnectionsPerAddress = static_cast<std::size_t>(settings.maxConnectionsPerAddress);
+    // A trusted reverse proxy carries many people's connections: only the total cap applies.
+    server_ = std::make_unique<FrontedServer>(limits, [proxies = application_.config.sso.trustedProxies](const std::string& address) {
+      return std::find(proxies.begin(), proxies.end(), address) != proxies.end();
+    });
   }
   accessLog_ = std::make_unique<AccessLog>(application_.config.accessLog);
 
   // Nagle's algorithm delays the body behind the headers: ~300 requests/s without this flag.
   server_->set_tcp_nodelay(true);
-  const auto threads = static_cast<std::size_t>(settings.threads);
-  server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  if (tls) {
+    // The built-in TLS server keeps cpp-httplib's thread per connection (no connection front):
+    // production puts nginx in front instead (README, config/nginx).
+    const auto threads = static_cast<std::size_t>(settings.threads);
+    server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
+  }
   // Debian's cpp-httplib is compiled with a listen backlog of 5: bursts of new connections
   // overflow it and wait out a 200 ms SYN retransmit. Keep the listening socket so run()
   // can raise the backlog (listen() again on a listening socket updates it on Linux).
@@ -144,6 +217,21 @@ HttpServer::HttpServer(Application& application)
       out.set_content("Request header fields too large", "text/plain; charset=utf-8");
       return httplib::Server::HandlerResponse::Handled;
     }
+    // Refuse an oversized body from its Content-Length, before reading (or draining) any of it,
+    // and close: the unread body must not be parsed as the next request.
+    const std::string announced = raw.get_header_value("Content-Length");
+    const bool numeric = !announced.empty() && announced.size() <= 18 &&
+                         announced.find_first_not_of("0123456789") == std::string::npos;
+    if (!announced.empty() &&
+        (!numeric || std::stoull(announced) > static_cast<std::uint64_t>(application_.config.server.maxBodyBytes))) {
+      out.status = numeric ? 413 : 400;
+      out.set_header("Connection", "close");
+      ConnectionFront::closeAfterResponse();
+      return httplib::Server::HandlerResponse::Handled; // The error handler renders the page.
+    }
+    // BREACH: a compressed page holding the CSRF token beside reflected text leaks the token
+    // byte by byte over TLS. Dynamic responses are never compressed; static files may be.
+    if (!raw.path.starts_with("/static/")) const_cast<httplib::Request&>(raw).headers.erase("Accept-Encoding");
     return httplib::Server::HandlerResponse::Unhandled;
   });
 
@@ -350,6 +438,27 @@ void HttpServer::dispatch(const httplib::Request& raw, httplib::Response& out) {
   if (raw.get_header_value("Content-Type").starts_with("application/x-www-form-urlencoded")) {
     request.form = url::parseQuery(raw.body);
   }
+  // Text that is not UTF-8 is refused here, naming the field, so no handler can store it.
+  std::optional<std::string> badField = firstBadField(request.query);
+  if (!badField) badField = firstBadField(request.form);
+  for (const auto& [name, value] : request.pathParams) {
+    if (!badField && !utf8::isValidText(value)) badField = "the web address";
+  }
+  if (!badField && !utf8::isValidText(request.path)) badField = "the web address";
+  if (!badField && raw.get_header_value("Content-Type").starts_with("application/json") &&
+      !utf8::isValidText(raw.body)) {
+    badField = "the JSON body";
+  }
+  if (badField) {
+    const std::string message = "The text in " + *badField +
+                                " has characters this service cannot read (it must be UTF-8 text without control characters). Check it and try again.";
+    if (request.wantsJson() || raw.get_header_value("Content-Type").starts_with("application/json")) {
+      response.jsonError(400, message);
+    } else {
+      application_.renderer->errorPage(request, response, 400, "There is a problem with what you sent", message);
+    }
+    return writeResponse(request, response, out);
+  }
 
   std::string sessionId;
   if (!request.anonymous) {
@@ -428,6 +537,21 @@ void HttpServer::dispatch(const httplib::Request& raw, httplib::Response& out) {
 
 void HttpServer::writeResponse(const Request& request, Response& response, httplib::Response& out) {
   const bool secure = application_.config.server.tlsInFront();
+  // The one check every response header passes: a CR or LF from any handler would let a link
+  // set cookies in a victim's browser (response splitting); a Location off this site, bounce them.
+  for (const auto& [name, value] : response.headers) {
+    const bool lowerLocation = lowercase(name) == "location";
+    if (!isSafeHeader(name, value) || (lowerLocation && !isSafeLocalPath(value))) {
+      application_.logger.error((request.anonymous ? std::string("anonymous route") : "request " + request.requestId) +
+                                ": refused an unsafe response header " + lowercase(name).substr(0, 64));
+      Response refused;
+      application_.renderer->errorPage(request, refused, 500, "Sorry, there is a problem with the service",
+                                       "Try again later. If it keeps happening, quote the reference below "
+                                       "to your administrator.");
+      response = std::move(refused);
+      break;
+    }
+  }
   out.status = response.status;
   for (auto& [name, value] : response.headers) out.headers.emplace(name, value);
   // Pages carry personal data: never store them in shared or browser caches.

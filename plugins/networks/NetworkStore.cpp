@@ -349,7 +349,7 @@ std::optional<Publication> NetworkStore::publication(const std::string& measure,
 void NetworkStore::savePublication(const std::string& measure, const std::string& period,
                                    const Publication& publication) {
   soci::session sql(database_.pool());
-  const std::string cells = publication.cells.dump();
+  const std::string cells = belonging::jsonText(publication.cells);
   sql << "INSERT INTO network_publications (measure, period, published_on, cells) VALUES (:m, :p, :on, :c) "
          "ON CONFLICT (measure, period) DO UPDATE SET published_on = excluded.published_on, cells = excluded.cells",
       soci::use(measure), soci::use(period), soci::use(publication.publishedOn), soci::use(cells);

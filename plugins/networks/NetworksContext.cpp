@@ -69,9 +69,9 @@ std::int64_t idParam(const belonging::Request& request, const std::string& name,
 
 std::string returnPath(const belonging::Request& request, const std::string& fallback) {
   const std::string wanted = request.formValue("return");
-  const bool local = wanted.starts_with("/networks") && wanted.find("//") == std::string::npos &&
-                     wanted.find('\\') == std::string::npos && wanted.size() < 200;
-  return local ? wanted : fallback;
+  // Back to a networks page only; the SDK's rule rejects other sites and header splitting.
+  const bool ours = wanted == "/networks" || wanted.starts_with("/networks/") || wanted.starts_with("/networks?");
+  return ours ? belonging::safeLocalPath(wanted, fallback) : fallback;
 }
 
 nlohmann::json formErrors(const std::vector<std::pair<std::string, std::string>>& fieldMessages) {

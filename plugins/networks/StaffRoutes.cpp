@@ -108,7 +108,7 @@ void registerStaffRoutes(NetworksContext& context) {
   addRoute(context, "GET", "/networks/mine/data", kSignedIn, [&context](const Request& request, Response& response) {
     const nlohmann::json data{{"exported_on", NetworksContext::today()},
                               {"networks", context.exportUserData(request.user->userId)}};
-    response.attachment("my-network-data.json", "application/json", data.dump(2));
+    response.attachment("my-network-data.json", "application/json", belonging::jsonText(data, 2));
   });
 
   addRoute(context, "POST", "/networks/mine/erase", kSignedIn, [&context](const Request& request, Response& response) {
