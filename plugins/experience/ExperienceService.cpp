@@ -47,7 +47,12 @@ bool RateLimit::allow(const std::string& key) {
   while (!events.empty() && now - events.front() > window_) events.pop_front();
   if (events.size() >= limit_) return false;
   events.push_back(now);
-  if (events_.size() > 100000) std::erase_if(events_, [](const auto& entry) { return entry.second.empty(); });
+  // Once a window, forget keys with nothing inside it: a key per person who ever asked for a
+  // token grew the map (and the soak's RSS) for as long as the server ran.
+  if (now - lastPruned_ > window_) {
+    std::erase_if(events_, [&](const auto& entry) { return entry.second.empty() || now - entry.second.back() > window_; });
+    lastPruned_ = now;
+  }
   return true;
 }
 

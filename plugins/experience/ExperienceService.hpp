@@ -52,6 +52,7 @@ private:
   std::size_t limit_;
   std::chrono::seconds window_;
   std::map<std::string, std::deque<std::chrono::steady_clock::time_point>> events_;
+  std::chrono::steady_clock::time_point lastPruned_ = std::chrono::steady_clock::now();
 };
 
 /** The salt length of our waves' RSASSA-PSS signatures (RFC 9474 RSABSSA-SHA384-PSS-Randomized). */
