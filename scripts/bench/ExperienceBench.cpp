@@ -14,6 +14,7 @@
 // Usage: belonging_bench_experience --port P --wave W --secret S --dir D
 //                                   [--people N] [--connections C] [--seconds T]
 
+#include "BenchAnswers.hpp"
 #include "BlindRsa.hpp"
 
 #include <httplib.h>
@@ -285,30 +286,6 @@ double runRequests(int port, int threads, std::size_t first, std::size_t last, i
   const double elapsed = secondsSince(start);
   if (!failure.empty()) fail("a request failed: " + failure);
   return elapsed;
-}
-
-json answersFor(std::size_t i) {
-  static const char* const times[] = {"never", "1-2", "3-5", "6-10", "more-than-10"};
-  static const char* const agree[] = {"strongly-disagree", "disagree", "neither", "agree", "strongly-agree"};
-  const bool disabled = i % 5 == 0;
-  json answers{{"public_harassment", times[i % 5]},
-               {"manager_harassment", times[(i / 5) % 5]},
-               {"colleague_harassment", times[(i / 25) % 5]},
-               {"reported", i % 2 ? "yes" : "no"},
-               {"discrimination", i % 3 ? "no" : "yes"},
-               {"career_fair", i % 4 ? "yes" : "dont-know"},
-               {"pressure_to_work", i % 3 ? "no" : "yes"},
-               {"valued", "satisfied"},
-               {"engagement_look_forward", agree[i % 5]},
-               {"engagement_improvements", agree[(i / 5) % 5]},
-               {"engagement_recommend", agree[(i / 25) % 5]},
-               {"ethnicity", i % 3 ? "white" : "bme"},
-               {"disability", disabled ? "yes" : "no"},
-               {"staff_group", "nursing-midwifery"},
-               {"band_cluster", "afc-5-7"},
-               {"sex", i % 2 ? "female" : "male"}};
-  if (disabled) answers["adjustments"] = "yes";
-  return answers;
 }
 
 /** Marks a phase on standard error with the monotonic clock, which `perf record -k mono` uses too. */

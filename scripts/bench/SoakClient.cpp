@@ -23,6 +23,7 @@
 // An error is any 5xx, any connection error and any status the step does not expect.
 // Run with no arguments for the options.
 
+#include "BenchAnswers.hpp"
 #include "BlindRsa.hpp"
 
 #include <httplib.h>
@@ -246,30 +247,6 @@ std::string randomHex(std::size_t bytes) {
     hex += kHex[byte & 15];
   }
   return hex;
-}
-
-json answersFor(std::size_t i) {
-  static const char* const times[] = {"never", "1-2", "3-5", "6-10", "more-than-10"};
-  static const char* const agree[] = {"strongly-disagree", "disagree", "neither", "agree", "strongly-agree"};
-  const bool disabled = i % 5 == 0;
-  json answers{{"public_harassment", times[i % 5]},
-               {"manager_harassment", times[(i / 5) % 5]},
-               {"colleague_harassment", times[(i / 25) % 5]},
-               {"reported", i % 2 ? "yes" : "no"},
-               {"discrimination", i % 3 ? "no" : "yes"},
-               {"career_fair", i % 4 ? "yes" : "dont-know"},
-               {"pressure_to_work", i % 3 ? "no" : "yes"},
-               {"valued", "satisfied"},
-               {"engagement_look_forward", agree[i % 5]},
-               {"engagement_improvements", agree[(i / 5) % 5]},
-               {"engagement_recommend", agree[(i / 25) % 5]},
-               {"ethnicity", i % 3 ? "white" : "bme"},
-               {"disability", disabled ? "yes" : "no"},
-               {"staff_group", "nursing-midwifery"},
-               {"band_cluster", "afc-5-7"},
-               {"sex", i % 2 ? "female" : "male"}};
-  if (disabled) answers["adjustments"] = "yes";
-  return answers;
 }
 
 /** The server's resident set in KiB, from /proc/PID/status; 0 if it cannot be read. */
