@@ -20,8 +20,10 @@ public:
   void integer(const char* key, auto& target, std::int64_t minimum, std::int64_t maximum, const std::string& why = {}) {
     const toml::node* node = take(key);
     if (!node) return;
-    const auto value = node->value<std::int64_t>();
-    if (!node->is_integer() || !value || *value < minimum || *value > maximum) {
+    // Only ask an integer node for its value: toml++ converts a float such as 1e80 to int64
+    // with undefined behaviour (found by tests/fuzz/ConfigFuzzer).
+    const auto value = node->is_integer() ? node->value<std::int64_t>() : std::nullopt;
+    if (!value || *value < minimum || *value > maximum) {
       fail(*node, key, "must be a whole number from " + std::to_string(minimum) + " to " +
                            std::to_string(maximum) + (why.empty() ? "" : " (" + why + ")"));
     }
@@ -31,8 +33,8 @@ public:
   void oneOf(const char* key, int& target, const std::vector<int>& allowed, const std::string& why) {
     const toml::node* node = take(key);
     if (!node) return;
-    const auto value = node->value<std::int64_t>();
-    if (!node->is_integer() || !value || std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
+    const auto value = node->is_integer() ? node->value<std::int64_t>() : std::nullopt;
+    if (!value || std::find(allowed.begin(), allowed.end(), *value) == allowed.end()) {
       std::string list;
       for (int choice : allowed) list += (list.empty() ? "" : ", ") + std::to_string(choice);
       fail(*node, key, "must be one of " + list + " (" + why + ")");

@@ -89,6 +89,8 @@ _fuzz_run() {
     local -a args=(-max_total_time="$seconds" -max_len="$(_fuzz_max_len "$target")" -timeout=10
                    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="$artifacts")
     [[ -f $dict ]] && args+=(-dict="$dict")
+    # A fixed seed (scripts/test sets one) makes the short run walk the same mutations each time.
+    [[ -n ${FUZZ_SEED:-} ]] && args+=(-seed="$FUZZ_SEED")
     mkdir -p "$scratch" "$artifacts"
     # New inputs go to the first directory (scratch, under build/); the committed seeds are read only.
     if _fuzz_env "$FUZZ_BUILD_DIR/fuzzers/$target" "${args[@]}" "$scratch" "$FUZZ_SOURCE_DIR/corpus/$target" \
