@@ -155,6 +155,7 @@ struct ConnectionFront::Connection {
   bool listening = false;
   bool closeAfter = false;
   bool peerClosed = false; ///< The client shut its side: serve what is whole, then close.
+  bool continued = false;  ///< "100 Continue" sent for the request being received.
 };
 
 ConnectionFront::ConnectionFront(ConnectionLimits limits, Serve serve, Exempt exempt)
@@ -269,6 +270,10 @@ void ConnectionFront::admit(int socket) {
   ::fcntl(socket, F_SETFL, flags | O_NONBLOCK);
   int yes = 1;
   ::setsockopt(socket, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+  // A response that fits the kernel's send buffer never waits on a client that does not read
+  // (the kernel caps this at net.core.wmem_max; memory is used only while data is queued).
+  int sendBuffer = 512 * 1024;
+  ::setsockopt(socket, SOL_SOCKET, SO_SNDBUF, &sendBuffer, sizeof(sendBuffer));
   int port = 0;
   std::string address = peerAddress(socket, port);
   const bool exempt = exempt_ && exempt_(address);
@@ -332,16 +337,29 @@ bool ConnectionFront::dispatchIfWhole(Connection& connection) {
   case RequestHead::State::Malformed: refuse(connection, 400, "Bad Request"); return false;
   case RequestHead::State::Complete: break;
   }
-  // A body of unknown length, one the client sends only after "100 Continue", or one over the
-  // limit (the handler answers 413 at once, from the header) is read by the worker itself.
-  const bool streamed = head.chunked || head.expectContinue || head.contentLength > limits_.maxBodyBytes;
-  const std::size_t needed = head.headBytes + (streamed ? 0 : static_cast<std::size_t>(head.contentLength));
+  // No worker ever waits on a client's body: a chunked body (no browser sends one; nginx in
+  // front sends Content-Length) could drip for the whole deadline, so it is refused with 411.
+  if (head.chunked) {
+    refuse(connection, 411, "Length Required");
+    return false;
+  }
+  // Over the limit: dispatched now, so the handler answers 413 from the header and closes.
+  const bool tooLarge = head.contentLength > limits_.maxBodyBytes;
+  const std::size_t needed = head.headBytes + (tooLarge ? 0 : static_cast<std::size_t>(head.contentLength));
+  if (head.expectContinue && !tooLarge && !connection.continued && connection.buffer.size() < needed) {
+    // The client waits for this before sending the body; cpp-httplib sends its own later,
+    // which clients accept (any number of 1xx may precede the response).
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    [[maybe_unused]] const auto sent = ::send(connection.socket, kContinue.data(), kContinue.size(), MSG_NOSIGNAL);
+    connection.continued = true;
+  }
   if (connection.buffer.size() < needed) return true;
   if (connection.listening) {
     ::epoll_ctl(epoll_, EPOLL_CTL_DEL, connection.socket, nullptr);
     connection.listening = false;
   }
   connection.busy = true;
+  connection.continued = false;
   {
     std::lock_guard lock(mutex_);
     requests_.push_back(&connection);

@@ -33,7 +33,7 @@ struct ConnectionLimits {
   std::size_t maxBodyBytes = 1 << 20;
   std::chrono::milliseconds requestTimeout{10000};
   std::chrono::milliseconds keepAlive{5000};
-  std::chrono::milliseconds writeTimeout{30000};
+  std::chrono::milliseconds writeTimeout{10000};
   std::size_t maxConnections = 4096;
   std::size_t maxConnectionsPerAddress = 64;
 };

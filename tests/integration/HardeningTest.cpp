@@ -184,14 +184,27 @@ TEST_CASE("idle and slowloris connections cannot starve other users", "[integrat
   // 200 idle connections and 50 that send a header line a second, all from the users' address.
   std::vector<int> idle, slow;
   for (int i = 0; i < 200; ++i) idle.push_back(connectFrom(server.port()));
+  // Half drip their headers, half a body they announced (the server has 8 workers).
+  const std::string bodyHead = "POST /signin HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                               "Content-Length: 100000\r\n\r\nusername=";
   for (int i = 0; i < 50; ++i) {
     slow.push_back(connectFrom(server.port()));
-    send(slow.back(), "GET / HTTP/1.1\r\nHost: x\r\n", 25, MSG_NOSIGNAL);
+    if (i % 2) {
+      send(slow.back(), bodyHead.data(), bodyHead.size(), MSG_NOSIGNAL);
+    } else {
+      send(slow.back(), "GET / HTTP/1.1\r\nHost: x\r\n", 25, MSG_NOSIGNAL);
+    }
   }
   std::atomic<bool> dripping{true};
   std::thread drip([&] {
     while (dripping) {
-      for (const int fd : slow) send(fd, "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+      for (std::size_t i = 0; i < slow.size(); ++i) {
+        if (i % 2) {
+          send(slow[i], "a", 1, MSG_NOSIGNAL);
+        } else {
+          send(slow[i], "X-Slow: 1\r\n", 11, MSG_NOSIGNAL);
+        }
+      }
       std::this_thread::sleep_for(std::chrono::milliseconds(500));
     }
   });
@@ -280,6 +293,19 @@ TEST_CASE("an announced oversized body is refused at once and the connection clo
   CHECK(exchange(server.port(), "POST /signin HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n")
             .starts_with("HTTP/1.1 400"));
   CHECK(exchange(server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\n folded\r\n\r\n").starts_with("HTTP/1.1 400"));
+  // A chunked body could drip for the whole deadline in a worker: Content-Length is required.
+  CHECK(exchange(server.port(), "POST /signin HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n")
+            .starts_with("HTTP/1.1 411"));
+  // Expect: 100-continue gets its 100 at once, then the body is read and answered.
+  const int waiting = connectFrom(server.port());
+  const std::string expectHead = "POST /signin HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+                                 "Content-Length: 11\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n";
+  send(waiting, expectHead.data(), expectHead.size(), MSG_NOSIGNAL);
+  CHECK(readAll(waiting, std::chrono::milliseconds(500)).starts_with("HTTP/1.1 100 Continue"));
+  send(waiting, "username=ab", 11, MSG_NOSIGNAL);
+  const std::string answered = readAll(waiting, std::chrono::seconds(3));
+  CHECK(answered.find("HTTP/1.1 403") != std::string::npos); // No CSRF token: refused, but read and answered.
+  close(waiting);
   CHECK(exchange(server.port(), "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n")
             .starts_with("HTTP/1.1 431"));
 }
