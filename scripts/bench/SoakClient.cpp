@@ -711,7 +711,11 @@ public:
     } else if (url.rfind("pg:", 0) == 0) {
       pg_ = PQconnectdb(url.substr(3).c_str());
       if (PQstatus(pg_) != CONNECTION_OK) fail("cannot connect to " + url.substr(3) + ": " + PQerrorMessage(pg_));
-      prefix_ = "belonging_anonymous.";
+      // The anonymous schema first on the path, so every query below is one literal.
+      PGresult* set = PQexec(pg_, "SET search_path TO belonging_anonymous");
+      const bool ok = PQresultStatus(set) == PGRES_COMMAND_OK;
+      PQclear(set);
+      if (!ok) fail(std::string("cannot use the schema belonging_anonymous: ") + PQerrorMessage(pg_));
     } else {
       fail("the store URL must be sqlite:PATH or pg:CONNINFO, not " + url);
     }
@@ -723,18 +727,20 @@ public:
   StoreReader(const StoreReader&) = delete;
   StoreReader& operator=(const StoreReader&) = delete;
 
-  /** A table's qualified name. */
-  std::string table(const std::string& name) const { return prefix_ + name; }
   bool isSqlite() const { return sqlite_ != nullptr; }
 
-  /** Every row's first column, as text. */
-  std::vector<std::string> column(const std::string& sql) {
+  /**
+   * Every row's first column, as text. `sql` holds only constant text and table names; the
+   * one value a query needs (a wave id) is bound as parameter $1, never spliced in.
+   */
+  std::vector<std::string> column(const std::string& sql, std::optional<long> parameter = std::nullopt) {
     std::vector<std::string> values;
     if (sqlite_) {
       sqlite3_stmt* statement = nullptr;
       if (sqlite3_prepare_v2(sqlite_, sql.c_str(), -1, &statement, nullptr) != SQLITE_OK) {
         fail("sqlite: " + sql + ": " + sqlite3_errmsg(sqlite_));
       }
+      if (parameter) sqlite3_bind_int64(statement, 1, *parameter);
       int step = 0;
       while ((step = sqlite3_step(statement)) == SQLITE_ROW) {
         const auto* text = sqlite3_column_text(statement, 0);
@@ -744,7 +750,10 @@ public:
       sqlite3_finalize(statement);
       return values;
     }
-    PGresult* result = PQexec(pg_, sql.c_str());
+    const std::string text = parameter ? std::to_string(*parameter) : std::string();
+    const char* parameterValues[] = {text.c_str()};
+    PGresult* result = PQexecParams(pg_, sql.c_str(), parameter ? 1 : 0, nullptr, parameter ? parameterValues : nullptr,
+                                    nullptr, nullptr, 0);
     if (PQresultStatus(result) != PGRES_TUPLES_OK) {
       const std::string error = PQerrorMessage(pg_);
       PQclear(result);
@@ -754,15 +763,14 @@ public:
     PQclear(result);
     return values;
   }
-  long count(const std::string& sql) {
-    const auto values = column(sql);
+  long count(const std::string& sql, std::optional<long> parameter = std::nullopt) {
+    const auto values = column(sql, parameter);
     return values.empty() ? 0 : std::stol(values.front());
   }
 
 private:
   sqlite3* sqlite_ = nullptr;
   PGconn* pg_ = nullptr;
-  std::string prefix_;
 };
 
 std::string integrityCheck(const std::string& path) {
@@ -778,10 +786,9 @@ struct StoreCounts {
 };
 
 StoreCounts storeCounts(StoreReader& store, long wave) {
-  const std::string where = " WHERE wave_id = " + std::to_string(wave);
-  return {store.count("SELECT COUNT(*) FROM " + store.table("experience_spent") + where),
-          store.count("SELECT COUNT(*) FROM " + store.table("experience_responses") + where),
-          store.count("SELECT COUNT(*) FROM " + store.table("experience_comments") + where)};
+  return {store.count("SELECT COUNT(*) FROM experience_spent WHERE wave_id = $1", wave),
+          store.count("SELECT COUNT(*) FROM experience_responses WHERE wave_id = $1", wave),
+          store.count("SELECT COUNT(*) FROM experience_comments WHERE wave_id = $1", wave)};
 }
 
 std::string nonceOf(const std::string& run, std::size_t i) { return "crash-nonce-" + run + "-" + std::to_string(i); }
@@ -1021,7 +1028,7 @@ int crashCheck(Options& options) {
   // Each comment nonce exactly once: every person's answers are there, none twice.
   std::map<std::string, int> seen;
   const std::regex noncePattern("crash-nonce-" + run + "-[0-9]+");
-  for (const auto& body : store.column("SELECT body FROM " + store.table("experience_comments") + " WHERE wave_id = " + std::to_string(wave))) {
+  for (const auto& body : store.column("SELECT body FROM experience_comments WHERE wave_id = $1", wave)) {
     for (auto match = std::sregex_iterator(body.begin(), body.end(), noncePattern); match != std::sregex_iterator(); ++match) {
       ++seen[match->str()];
     }
@@ -1043,7 +1050,7 @@ int crashCheck(Options& options) {
   std::set<std::string> ourHashes;
   for (const auto& person : persons) ourHashes.insert(person.hash);
   std::size_t ourSpent = 0;
-  for (const auto& hash : store.column("SELECT credential_hash FROM " + store.table("experience_spent") + " WHERE wave_id = " + std::to_string(wave))) {
+  for (const auto& hash : store.column("SELECT credential_hash FROM experience_spent WHERE wave_id = $1", wave)) {
     if (ourHashes.contains(hash)) ++ourSpent;
   }
   std::string hashNote;
