@@ -441,10 +441,7 @@ void HttpServer::dispatch(const httplib::Request& raw, httplib::Response& out) {
   // Text that is not UTF-8 is refused here, naming the field, so no handler can store it.
   std::optional<std::string> badField = firstBadField(request.query);
   if (!badField) badField = firstBadField(request.form);
-  for (const auto& [name, value] : request.pathParams) {
-    if (!badField && !utf8::isValidText(value)) badField = "the web address";
-  }
-  if (!badField && !utf8::isValidText(request.path)) badField = "the web address";
+  if (!badField && !utf8::isValidText(request.path)) badField = "the web address"; // Path parameters too.
   if (!badField && raw.get_header_value("Content-Type").starts_with("application/json") &&
       !utf8::isValidText(raw.body)) {
     badField = "the JSON body";
@@ -540,8 +537,8 @@ void HttpServer::writeResponse(const Request& request, Response& response, httpl
   // The one check every response header passes: a CR or LF from any handler would let a link
   // set cookies in a victim's browser (response splitting); a Location off this site, bounce them.
   for (const auto& [name, value] : response.headers) {
-    const bool lowerLocation = lowercase(name) == "location";
-    if (!isSafeHeader(name, value) || (lowerLocation && !isSafeLocalPath(value))) {
+    const bool isLocation = lowercase(name) == "location";
+    if (!isSafeHeader(name, value) || (isLocation && !isSafeLocalPath(value))) {
       application_.logger.error((request.anonymous ? std::string("anonymous route") : "request " + request.requestId) +
                                 ": refused an unsafe response header " + lowercase(name).substr(0, 64));
       Response refused;
