@@ -8,8 +8,13 @@
 
 #include <algorithm>
 #include <array>
+#include <ctime>
+#include <filesystem>
 #include <limits>
+#include <numeric>
+#include <random>
 #include <stdexcept>
+#include <tuple>
 
 namespace experience {
 namespace {
@@ -44,62 +49,66 @@ long long affected(soci::statement& statement) {
   return statement.get_affected_rows();
 }
 
+/** A uniform integer in [low, high] from the CSPRNG. */
+std::size_t uniform(std::size_t low, std::size_t high) {
+  SecureRandom random;
+  return std::uniform_int_distribution<std::size_t>(low, high)(random);
+}
+
+std::int64_t epochSeconds() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
 /**
  * The writer's statements, prepared once per transaction and run for every submission in
- * it: parsing them afresh for each submission cost more than executing them.
+ * it: parsing them afresh for each submission cost more than executing them. They spend the
+ * credential and mark it held by this instance; the answers are not written here at all.
  */
-class StoreStatements {
+class SpendStatements {
 public:
-  StoreStatements(soci::session& sql, Dialect dialect)
-      : knownCode_((sql.prepare << "SELECT COUNT(*) FROM experience_codes WHERE code_hash = :c AND wave_id = :w",
+  SpendStatements(soci::session& sql, Dialect dialect, const std::string& instance)
+      : instance_(instance), now_(epochSeconds()),
+        knownCode_((sql.prepare << "SELECT COUNT(*) FROM experience_codes WHERE code_hash = :c AND wave_id = :w",
                     soci::use(code_), soci::use(waveId_), soci::into(known_))),
-        spend_((sql.prepare << "INSERT INTO experience_spent (credential_hash, wave_id) VALUES (:h, :w) "
-                               "ON CONFLICT (credential_hash) DO NOTHING",
-                soci::use(hash_), soci::use(waveId_))),
         // On PostgreSQL the share lock makes closeWave wait for this transaction, so nothing
-        // lands after the wave's rows have been shuffled.
+        // is spent for a wave after its pools have been written and shuffled.
         isOpen_((sql.prepare << (dialect == Dialect::Postgresql
                                      ? "SELECT wave_id FROM experience_open_waves WHERE wave_id = :w FOR SHARE"
                                      : "SELECT wave_id FROM experience_open_waves WHERE wave_id = :w"),
                  soci::use(waveId_), soci::into(open_))),
-        unspend_((sql.prepare << "DELETE FROM experience_spent WHERE credential_hash = :h", soci::use(hash_))),
-        response_((sql.prepare << "INSERT INTO experience_responses (response_key, wave_id, questionnaire_version, "
-                                  "answers) VALUES (:k, :w, :v, :a)",
-                   soci::use(key_), soci::use(waveId_), soci::use(version_), soci::use(text_))),
-        comment_((sql.prepare << "INSERT INTO experience_comments (comment_key, wave_id, body) VALUES (:k, :w, :b)",
-                  soci::use(key_), soci::use(waveId_), soci::use(text_))) {}
+        spend_((sql.prepare << "INSERT INTO experience_spent (credential_hash, wave_id, pooled_by) VALUES (:h, :w, :i) "
+                               "ON CONFLICT (credential_hash) DO NOTHING",
+                soci::use(hash_), soci::use(waveId_), soci::use(instance_))),
+        holderQuery_((sql.prepare << "SELECT pooled_by FROM experience_spent WHERE credential_hash = :h",
+                 soci::use(hash_), soci::into(holder_, holderIndicator_))),
+        lease_((sql.prepare << "SELECT lease_until FROM experience_instances WHERE instance_id = :i",
+                soci::use(holder_), soci::into(leaseUntil_))),
+        takeOver_((sql.prepare << "UPDATE experience_spent SET pooled_by = :me WHERE credential_hash = :h AND pooled_by = :old",
+                   soci::use(instance_), soci::use(hash_), soci::use(holder_))) {}
 
-  SubmitOutcome store(const Submission& submission) {
+  SubmitOutcome spend(const Submission& submission) {
     waveId_ = submission.waveId;
     if (submission.paperCode) {
       code_ = *submission.paperCode;
       knownCode_.execute(true);
       if (known_ == 0) return SubmitOutcome::UnknownCode;
     }
+    if (!isOpen_.execute(true)) return SubmitOutcome::NotOpen;
     hash_ = submission.credentialHash;
-    if (affected(spend_) == 0) return SubmitOutcome::AlreadySpent;
-    if (!isOpen_.execute(true)) {
-      unspend_.execute(true);
-      return SubmitOutcome::NotOpen;
-    }
-    key_ = randomKey();
-    version_ = submission.questionnaireVersion;
-    text_ = submission.answers;
-    response_.execute(true);
-    if (!submission.comment.empty()) {
-      key_ = randomKey();
-      text_ = submission.comment;
-      comment_.execute(true);
-    }
-    return SubmitOutcome::Recorded;
+    if (affected(spend_) == 1) return SubmitOutcome::Received;
+    // Spent before. If its answers were held by an instance that has since stopped, they were
+    // lost with it: accept them once more, taking the hold over (at most one taker wins).
+    holderQuery_.execute(true);
+    if (holderIndicator_ != soci::i_ok || holder_ == instance_) return SubmitOutcome::AlreadySpent;
+    if (lease_.execute(true) && leaseUntil_ >= now_) return SubmitOutcome::HeldElsewhere;
+    return affected(takeOver_) == 1 ? SubmitOutcome::Received : SubmitOutcome::HeldElsewhere;
   }
 
 private:
   // Bound by reference into the statements below, so declared before them.
-  std::string code_, hash_, text_;
-  std::int64_t waveId_ = 0, key_ = 0, open_ = 0;
-  int version_ = 1, known_ = 0;
-  soci::statement knownCode_, spend_, isOpen_, unspend_, response_, comment_;
+  std::string instance_, code_, hash_, holder_;
+  soci::indicator holderIndicator_ = soci::i_null;
+  std::int64_t now_, waveId_ = 0, open_ = 0, leaseUntil_ = 0;
+  int known_ = 0;
+  soci::statement knownCode_, isOpen_, spend_, holderQuery_, lease_, takeOver_;
 };
 
 } // namespace
@@ -142,10 +151,33 @@ std::vector<belonging::Migration> AnonymousStore::migrations() {
            "CREATE TABLE experience_spent (credential_hash TEXT PRIMARY KEY, wave_id BIGINT NOT NULL)" + hashed + ";\n"
            "CREATE TABLE experience_codes (code_hash TEXT PRIMARY KEY, wave_id BIGINT NOT NULL)" + hashed + ";\n";
   };
-  return {{"0001_anonymous_store", schema("INTEGER", " WITHOUT ROWID"), schema("BIGINT", "")}};
+  // The mix: a spent credential names the instance whose pool holds its answers until their
+  // batch is written (NULL once written), and each instance keeps a lease while it runs.
+  auto mix = [](const std::string& hashed) {
+    return "ALTER TABLE experience_spent ADD COLUMN pooled_by TEXT;\n"
+           "CREATE TABLE experience_instances (instance_id TEXT PRIMARY KEY, lease_until BIGINT NOT NULL)" + hashed + ";\n";
+  };
+  return {{"0001_anonymous_store", schema("INTEGER", " WITHOUT ROWID"), schema("BIGINT", "")},
+          {"0002_threshold_mix", mix(" WITHOUT ROWID"), mix("")}};
 }
 
-AnonymousStore::AnonymousStore(belonging::Database& database) : database_(database) {}
+namespace {
+
+/** A random name for this process's pool: it says nothing but "this run of this server". */
+std::string newInstanceId() {
+  SecureRandom random;
+  static const char* kHex = "0123456789abcdef";
+  std::string id;
+  for (int i = 0; i < 2; ++i) {
+    auto value = random();
+    for (int j = 0; j < 16; ++j, value >>= 4) id += kHex[value & 15];
+  }
+  return id;
+}
+
+} // namespace
+
+AnonymousStore::AnonymousStore(belonging::Database& database) : database_(database), instanceId_(newInstanceId()) {}
 
 AnonymousStore::~AnonymousStore() {
   {
@@ -153,7 +185,25 @@ AnonymousStore::~AnonymousStore() {
     stopping_ = true;
   }
   wake_.notify_all();
+  mixerWake_.notify_all();
   if (writer_.joinable()) writer_.join();
+  if (mixer_.joinable()) mixer_.join();
+  // Give up the lease at once, so the browsers of anyone whose answers were still pooled here
+  // can send them again to another instance (or this one, restarted) without waiting for it.
+  if (!pools_.empty()) {
+    try {
+      soci::session sql(database_.pool());
+      sql << "DELETE FROM experience_instances WHERE instance_id = :i", soci::use(instanceId_);
+    } catch (const std::exception&) {
+      // The lease lapses by itself.
+    }
+  }
+}
+
+void AnonymousStore::configure(const MixSettings& settings) {
+  std::lock_guard lock(mutex_);
+  settings_ = settings;
+  settings_.batch = std::max<std::size_t>(settings_.batch, 1);
 }
 
 void AnonymousStore::openWave(std::int64_t waveId) {
@@ -161,12 +211,32 @@ void AnonymousStore::openWave(std::int64_t waveId) {
   sql << "INSERT INTO experience_open_waves (wave_id) VALUES (:w) ON CONFLICT (wave_id) DO NOTHING", soci::use(waveId);
 }
 
+void AnonymousStore::startThreads() {
+  // Called with mutex_ held. The lease exists before the first credential names this instance.
+  if (writer_.joinable()) return;
+  renewLease();
+  writer_ = std::thread([this] { writerLoop(); });
+  mixer_ = std::thread([this] { mixerLoop(); });
+}
+
+void AnonymousStore::renewLease() {
+  soci::session sql(database_.pool());
+  const std::int64_t until = epochSeconds() + settings_.lease.count();
+  soci::statement update = (sql.prepare << "UPDATE experience_instances SET lease_until = :t WHERE instance_id = :i",
+                            soci::use(until), soci::use(instanceId_));
+  if (affected(update) == 0) {
+    sql << "INSERT INTO experience_instances (instance_id, lease_until) VALUES (:i, :t)", soci::use(instanceId_),
+        soci::use(until);
+  }
+}
+
 SubmitOutcome AnonymousStore::submit(Submission submission) {
   Pending pending{std::move(submission), {}};
   auto outcome = pending.outcome.get_future();
   {
     std::lock_guard lock(mutex_);
-    if (!writer_.joinable()) writer_ = std::thread([this] { writerLoop(); });
+    if (stopping_) throw std::runtime_error("the anonymous store is shutting down");
+    startThreads();
     queue_.push_back(&pending);
   }
   wake_.notify_one();
@@ -187,18 +257,27 @@ void AnonymousStore::writerLoop() {
       }
     }
     // Everything that queued while the last batch synced goes in one transaction: one sync
-    // for all of them.
+    // for all of them. The pool lock is held from before the transaction until the answers
+    // are pooled, so a closing wave's final flush cannot miss a credential already spent.
     std::vector<SubmitOutcome> outcomes(batch.size());
     bool committed = false;
-    try {
-      soci::session sql(database_.pool());
-      WriteTransaction transaction(sql, dialect);
-      StoreStatements statements(sql, dialect);
-      for (std::size_t i = 0; i < batch.size(); ++i) outcomes[i] = statements.store(batch[i]->submission);
-      transaction.commit();
-      committed = true;
-    } catch (const std::exception&) {
-      // Rolled back: each submission is tried alone below, and reports its own error.
+    {
+      std::lock_guard poolLock(poolMutex_);
+      try {
+        soci::session sql(database_.pool());
+        WriteTransaction transaction(sql, dialect);
+        SpendStatements statements(sql, dialect, instanceId_);
+        for (std::size_t i = 0; i < batch.size(); ++i) outcomes[i] = statements.spend(batch[i]->submission);
+        transaction.commit();
+        committed = true;
+      } catch (const std::exception&) {
+        // Rolled back: each submission is tried alone below, and reports its own error.
+      }
+      if (committed) {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+          if (outcomes[i] == SubmitOutcome::Received) pools_[batch[i]->submission.waveId].held.push_back(batch[i]->submission);
+        }
+      }
     }
     if (committed) {
       for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->outcome.set_value(outcomes[i]);
@@ -207,16 +286,166 @@ void AnonymousStore::writerLoop() {
     // One bad submission must not sink the others: retry each in its own transaction.
     for (Pending* pending : batch) {
       try {
+        std::lock_guard poolLock(poolMutex_);
         soci::session sql(database_.pool());
         WriteTransaction transaction(sql, dialect);
-        const SubmitOutcome outcome = StoreStatements(sql, dialect).store(pending->submission);
+        const SubmitOutcome outcome = SpendStatements(sql, dialect, instanceId_).spend(pending->submission);
         transaction.commit();
+        if (outcome == SubmitOutcome::Received) pools_[pending->submission.waveId].held.push_back(pending->submission);
         pending->outcome.set_value(outcome);
       } catch (...) {
         pending->outcome.set_exception(std::current_exception());
       }
     }
   }
+}
+
+void AnonymousStore::mixerLoop() {
+  auto lastLease = std::chrono::steady_clock::now();
+  for (;;) {
+    // A random wait, so the moment a batch is written is not set by any one arrival.
+    const auto mean = settings_.checkEvery.count();
+    const auto wait = std::min(std::chrono::milliseconds(static_cast<std::int64_t>(uniform(
+                                   static_cast<std::size_t>(mean / 2), static_cast<std::size_t>(mean + mean / 2)))),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(settings_.lease) / 4);
+    {
+      std::unique_lock lock(mutex_);
+      if (mixerWake_.wait_for(lock, wait, [this] { return stopping_; })) return;
+    }
+    try {
+      if (std::chrono::steady_clock::now() - lastLease >= settings_.lease / 4) {
+        renewLease();
+        lastLease = std::chrono::steady_clock::now();
+      }
+      mixNow();
+    } catch (const std::exception&) {
+      // The store is unreachable: the pool keeps its answers and the next round tries again.
+    }
+  }
+}
+
+std::vector<std::int64_t> AnonymousStore::openWaves() {
+  soci::session sql(database_.pool());
+  std::vector<std::int64_t> waves;
+  std::int64_t wave = 0;
+  soci::statement select = (sql.prepare << "SELECT wave_id FROM experience_open_waves", soci::into(wave));
+  select.execute();
+  while (select.fetch()) waves.push_back(wave);
+  return waves;
+}
+
+void AnonymousStore::mixNow() {
+  std::lock_guard poolLock(poolMutex_);
+  if (pools_.empty()) return;
+  const auto open = openWaves();
+  std::vector<std::int64_t> waves;
+  for (const auto& [wave, pool] : pools_) waves.push_back(wave);
+  for (const auto wave : waves) {
+    Pool& pool = pools_[wave];
+    const bool closed = std::find(open.begin(), open.end(), wave) == open.end();
+    // Another instance closed the wave: everything it holds goes now, whatever the count.
+    if (closed) {
+      flush(wave, true);
+      continue;
+    }
+    if (pool.threshold == 0) pool.threshold = settings_.batch + uniform(0, settings_.batch - 1);
+    if (pool.held.size() >= pool.threshold) flush(wave, false);
+  }
+}
+
+bool AnonymousStore::flush(std::int64_t waveId, bool all) {
+  // Called with poolMutex_ held.
+  auto found = pools_.find(waveId);
+  if (found == pools_.end()) return true;
+  Pool& pool = found->second;
+  SecureRandom random;
+  std::shuffle(pool.held.begin(), pool.held.end(), random);
+  const std::size_t held = pool.held.size();
+  // Leave a random remainder behind (never so many that fewer than B go): someone who floods
+  // the pool around one colleague cannot be sure that colleague is in the batch they see.
+  const std::size_t take = all || held <= settings_.batch ? held : held - uniform(0, held - settings_.batch);
+  const Dialect dialect = database_.dialect();
+  try {
+    soci::session sql(database_.pool());
+    WriteTransaction transaction(sql, dialect);
+    // First release every hold, in hash order (which says nothing about arrival); a hold that
+    // another instance took over while this one's lease had lapsed is theirs to write.
+    std::vector<std::size_t> byHash(take);
+    std::iota(byHash.begin(), byHash.end(), std::size_t{0});
+    std::sort(byHash.begin(), byHash.end(), [&](std::size_t a, std::size_t b) {
+      return pool.held[a].credentialHash < pool.held[b].credentialHash;
+    });
+    std::vector<bool> keep(take, false);
+    {
+      std::string hash;
+      soci::statement release = (sql.prepare << "UPDATE experience_spent SET pooled_by = NULL "
+                                                "WHERE credential_hash = :h AND pooled_by = :i",
+                                 soci::use(hash), soci::use(instanceId_));
+      for (const auto index : byHash) {
+        hash = pool.held[index].credentialHash;
+        keep[index] = affected(release) == 1;
+      }
+    }
+    // Then the answers, in the pool's shuffled order with fresh random keys, and the comments
+    // in an order of their own, so neither table's order pairs with the other.
+    std::int64_t key = 0, wave = waveId;
+    int version = 1;
+    std::string text;
+    {
+      soci::statement insert = (sql.prepare << "INSERT INTO experience_responses (response_key, wave_id, "
+                                               "questionnaire_version, answers) VALUES (:k, :w, :v, :a)",
+                                soci::use(key), soci::use(wave), soci::use(version), soci::use(text));
+      for (std::size_t i = 0; i < take; ++i) {
+        if (!keep[i]) continue;
+        key = randomKey();
+        version = pool.held[i].questionnaireVersion;
+        text = pool.held[i].answers;
+        insert.execute(true);
+      }
+    }
+    std::vector<std::string> comments;
+    for (std::size_t i = 0; i < take; ++i) {
+      if (keep[i] && !pool.held[i].comment.empty()) comments.push_back(pool.held[i].comment);
+    }
+    std::shuffle(comments.begin(), comments.end(), random);
+    {
+      soci::statement insert = (sql.prepare << "INSERT INTO experience_comments (comment_key, wave_id, body) "
+                                               "VALUES (:k, :w, :b)",
+                                soci::use(key), soci::use(wave), soci::use(text));
+      for (auto& comment : comments) {
+        key = randomKey();
+        text = std::move(comment);
+        insert.execute(true);
+      }
+    }
+    transaction.commit();
+  } catch (const std::exception&) {
+    return false; // Still pooled: the next round tries again.
+  }
+  pool.held.erase(pool.held.begin(), pool.held.begin() + static_cast<std::ptrdiff_t>(take));
+  pool.threshold = settings_.batch + uniform(0, settings_.batch - 1);
+  if (pool.held.empty()) pools_.erase(found);
+  return true;
+}
+
+std::size_t AnonymousStore::pooled(std::int64_t waveId) {
+  std::lock_guard poolLock(poolMutex_);
+  const auto found = pools_.find(waveId);
+  return found == pools_.end() ? 0 : found->second.held.size();
+}
+
+ReceiptStatus AnonymousStore::receipt(const std::string& hash) {
+  soci::session sql(database_.pool());
+  std::string holder;
+  soci::indicator holderIndicator = soci::i_null;
+  sql << "SELECT pooled_by FROM experience_spent WHERE credential_hash = :h", soci::use(hash),
+      soci::into(holder, holderIndicator);
+  if (!sql.got_data()) return ReceiptStatus::Unknown;
+  if (holderIndicator != soci::i_ok) return ReceiptStatus::Stored;
+  if (holder == instanceId_) return ReceiptStatus::Pending;
+  std::int64_t leaseUntil = 0;
+  sql << "SELECT lease_until FROM experience_instances WHERE instance_id = :i", soci::use(holder), soci::into(leaseUntil);
+  return sql.got_data() && leaseUntil >= epochSeconds() ? ReceiptStatus::Pending : ReceiptStatus::Lost;
 }
 
 void AnonymousStore::addCodes(std::int64_t waveId, const std::vector<std::string>& codeHashes) {
@@ -236,16 +465,41 @@ std::optional<std::int64_t> AnonymousStore::waveOfCode(const std::string& codeHa
   return waveId;
 }
 
-void AnonymousStore::closeWave(std::int64_t waveId) {
+CloseReport AnonymousStore::closeWave(std::int64_t waveId) {
   {
     soci::session sql(database_.pool());
     WriteTransaction transaction(sql, database_.dialect());
     sql << "DELETE FROM experience_open_waves WHERE wave_id = :w", soci::use(waveId);
     transaction.commit();
   }
-  // In this process, let the writer drain what it holds: those submissions now find the
-  // wave closed, or were committed before the delete above.
+  // From here no instance spends a credential for the wave. This instance writes what it holds
+  // for it, whatever the count (a spend committed before the delete is already pooled: the
+  // writer holds the pool lock until it is).
+  for (int attempt = 0;; ++attempt) {
+    {
+      std::lock_guard poolLock(poolMutex_);
+      if (flush(waveId, true)) break;
+    }
+    if (attempt == 4) throw std::runtime_error("cannot write the closing wave's pooled answers to the anonymous store");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
+  }
+  // Other running instances see the wave closed at their next check and write theirs.
+  const auto deadline = std::chrono::steady_clock::now() + 3 * settings_.checkEvery + std::chrono::seconds(5);
+  soci::session sql(database_.pool());
+  for (;;) {
+    std::int64_t held = 0;
+    const std::int64_t now = epochSeconds();
+    sql << "SELECT COUNT(*) FROM experience_spent s JOIN experience_instances i ON i.instance_id = s.pooled_by "
+           "WHERE s.wave_id = :w AND i.lease_until >= :t",
+        soci::use(waveId), soci::use(now), soci::into(held);
+    if (held == 0 || std::chrono::steady_clock::now() > deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  CloseReport report;
+  sql << "SELECT COUNT(*) FROM experience_spent WHERE wave_id = :w AND pooled_by IS NOT NULL", soci::use(waveId),
+      soci::into(report.lost);
   rewriteInRandomOrder(waveId);
+  return report;
 }
 
 void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave) {
@@ -299,17 +553,30 @@ void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave) {
       while (select.fetch()) comments.push_back(comment);
     }
     std::shuffle(comments.begin(), comments.end(), random);
-    auto readPairs = [&](const std::string& query) {
-      std::vector<std::pair<std::string, std::int64_t>> pairs;
-      std::pair<std::string, std::int64_t> pair;
-      soci::statement select = (sql.prepare << query, soci::into(pair.first), soci::into(pair.second));
-      select.execute();
-      while (select.fetch()) pairs.push_back(pair);
-      std::shuffle(pairs.begin(), pairs.end(), random);
-      return pairs;
+    struct Spent {
+      std::string hash;
+      std::int64_t waveId = 0;
+      std::string holder;
+      soci::indicator holderIndicator = soci::i_null;
     };
-    const auto spent = readPairs("SELECT credential_hash, wave_id FROM experience_spent");
-    const auto codes = readPairs("SELECT code_hash, wave_id FROM experience_codes");
+    std::vector<Spent> spent;
+    {
+      Spent row;
+      soci::statement select = (sql.prepare << "SELECT credential_hash, wave_id, pooled_by FROM experience_spent",
+                                soci::into(row.hash), soci::into(row.waveId), soci::into(row.holder, row.holderIndicator));
+      select.execute();
+      while (select.fetch()) spent.push_back(row);
+    }
+    std::shuffle(spent.begin(), spent.end(), random);
+    std::vector<std::pair<std::string, std::int64_t>> codes;
+    {
+      std::pair<std::string, std::int64_t> pair;
+      soci::statement select = (sql.prepare << "SELECT code_hash, wave_id FROM experience_codes", soci::into(pair.first),
+                                soci::into(pair.second));
+      select.execute();
+      while (select.fetch()) codes.push_back(pair);
+    }
+    std::shuffle(codes.begin(), codes.end(), random);
 
     // PostgreSQL keeps deleted rows in place until vacuumed and appends new ones, so the old
     // order would survive a DELETE and INSERT: build fresh tables and drop the old ones.
@@ -350,23 +617,57 @@ void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave) {
       }
       swap("experience_comments");
     }
-    for (const auto& [name, column, pairs] :
-         {std::tuple{std::string("experience_spent"), std::string("credential_hash"), &spent},
-          std::tuple{std::string("experience_codes"), std::string("code_hash"), &codes}}) {
-      const std::string table = target(name);
-      for (const auto& [hash, wave] : *pairs) {
-        sql << "INSERT INTO " + table + " (" + column + ", wave_id) VALUES (:h, :w)", soci::use(hash), soci::use(wave);
+    {
+      const std::string table = target("experience_spent");
+      for (auto& row : spent) {
+        sql << "INSERT INTO " + table + " (credential_hash, wave_id, pooled_by) VALUES (:h, :w, :i)", soci::use(row.hash),
+            soci::use(row.waveId), soci::use(row.holder, row.holderIndicator);
       }
-      swap(name);
+      swap("experience_spent");
+    }
+    {
+      const std::string table = target("experience_codes");
+      for (const auto& [hash, wave] : codes) {
+        sql << "INSERT INTO " + table + " (code_hash, wave_id) VALUES (:h, :w)", soci::use(hash), soci::use(wave);
+      }
+      swap("experience_codes");
     }
     transaction.commit();
   }
-  if (dialect == Dialect::Sqlite) {
-    // Rebuild the file so no page keeps the old layout, and empty the write-ahead log, whose
-    // frames would otherwise hold rows in the order they were written.
-    sql << "VACUUM";
-    sql << "PRAGMA wal_checkpoint(TRUNCATE)";
+  if (dialect == Dialect::Sqlite) verifyRewrite(closingWave);
+}
+
+void AnonymousStore::verifyRewrite(std::int64_t closingWave) {
+  // Rebuild the file so no page keeps the old layout, then empty the write-ahead log, whose
+  // frames would otherwise hold rows in the order they were written. Another process reading
+  // the store (a backup, a sqlite3 shell) can make either step fail or, for the checkpoint,
+  // quietly do less: so check the outcome, retry, and fail loudly rather than say "shuffled".
+  soci::session sql(database_.pool());
+  std::string file;
+  {
+    int sequence = 0;
+    std::string name;
+    sql << "SELECT seq, name, file FROM pragma_database_list WHERE name = 'main'", soci::into(sequence), soci::into(name),
+        soci::into(file);
   }
+  std::string problem;
+  for (int attempt = 0; attempt < 20; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    try {
+      sql << "VACUUM";
+      int busy = 0, frames = 0, copied = 0;
+      sql << "PRAGMA wal_checkpoint(TRUNCATE)", soci::into(busy), soci::into(frames), soci::into(copied);
+      std::error_code error;
+      const auto walSize = file.empty() ? 0 : std::filesystem::file_size(file + "-wal", error);
+      if (busy == 0 && frames == 0 && (error || walSize == 0)) return;
+      problem = "another connection holds the store open, so its write-ahead log (" + file +
+                "-wal) still holds " + std::to_string(frames) + " frames in write order";
+    } catch (const std::exception& failure) {
+      problem = failure.what();
+    }
+  }
+  throw std::runtime_error("the wave's answers were shuffled, but the old order could survive on disk: " + problem +
+                           ". Stop whatever else has the anonymous store open, then run `belonging experience close --wave " + std::to_string(closingWave) + " --again`.");
 }
 
 std::int64_t AnonymousStore::responseCount(std::int64_t waveId) {

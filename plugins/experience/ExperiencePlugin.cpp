@@ -80,13 +80,34 @@ public:
     registrar.addSetting({"failed_attempts_per_minute", "Invalid tokens or codes per minute (everyone together) before "
                                                         "further invalid ones get 429; valid ones are never refused", 600});
     registrar.addSetting({"token_requests_per_user_per_minute", "Most token requests per person per minute", 10});
+    registrar.addSetting({"mix_batch", "B: the fewest submissions written to the anonymous store together (at least the "
+                                       "disclosure threshold k); answers wait in memory until B have arrived or the wave closes", 20});
+    registrar.addSetting({"mix_check_seconds", "Mean seconds between the mix's checks for a due batch (each wait is "
+                                               "randomised by half either way)", 10});
+    registrar.addSetting({"mix_lease_seconds", "How long a server may go silent before the answers it holds count as "
+                                               "lost, so their browsers may send them again", 60});
+    if (const int lease = host.settings().value("mix_lease_seconds", 60); lease < 1 || lease > 3600) {
+      throw std::runtime_error("[plugins.experience] mix_lease_seconds must be between 1 and 3600");
+    }
+    const auto batch = host.settings().value("mix_batch", 20);
+    const int threshold = host.disclosure().policy().threshold;
+    if (batch < threshold || batch > 100000) {
+      throw std::runtime_error("[plugins.experience] mix_batch is " + std::to_string(batch) + ": it must be at least the "
+                               "disclosure threshold k (" + std::to_string(threshold) + ") and at most 100000, so every "
+                               "batch written to the anonymous store hides each answer among at least k");
+    }
+    if (const double check = host.settings().value("mix_check_seconds", 10.0); !(check >= 0.01 && check <= 3600)) {
+      throw std::runtime_error("[plugins.experience] mix_check_seconds must be between 0.01 and 3600");
+    }
     registrar.addNavigationItem({"Staff survey", "/experience", kTake, 40});
     registrar.addNavigationItem({"Survey waves", "/experience/manage", kManage, 45});
-    registrar.addHomeCards({kTake, 20, [&service](const Request& request) {
+    registrar.addHomeCards({kTake, 20, [&service](const Request&) {
                               std::vector<belonging::HomeCard> cards;
                               const std::string today = ExperienceService::today();
                               for (const auto& wave : service.waves.all()) {
-                                if (!wave.accepting(today) || service.waves.wasIssued(wave.id, request.user->userId)) continue;
+                                // Shown even after the token is issued (on opening the page), since
+                                // the server cannot and must not know whether they answered.
+                                if (!wave.accepting(today)) continue;
                                 cards.push_back({wave.name, "Tell us about your experience at work, anonymously. Open until " +
                                                                 wave.closesOn + ".",
                                                  "/experience/waves/" + std::to_string(wave.id), "Take part"});
@@ -135,12 +156,6 @@ private:
     experience::addRoute(service, {"GET", "/experience/waves/{id}", kTake, false, false, [&service](const Request& request, Response& response) {
       const Wave wave = service.requireWave(experience::idParam(request, "id"));
       const std::string today = ExperienceService::today();
-      if (service.waves.wasIssued(wave.id, request.user->userId)) {
-        response.status = 409;
-        service.host.renderer().page(request, response, "experience/already", {{"wave", waveData(wave, today)}},
-                                     "You have already taken part");
-        return;
-      }
       if (!wave.accepting(today)) throw ExperienceError(410, wave.name + " is not open. It runs from " + wave.opensOn + " to " + wave.closesOn + ".");
       json data = service.questionnaire(wave.questionnaireVersion).formData({});
       data["wave"] = waveData(wave, today);
@@ -149,6 +164,10 @@ private:
       data["publicKey"] = wave.publicKey;
       data["tokenUrl"] = "/experience/waves/" + std::to_string(wave.id) + "/token";
       data["action"] = "/experience/submit";
+      // The browser keeps the token it got when the page was first opened; if it has none,
+      // the page says so (issued) instead of asking for a second.
+      data["issued"] = service.waves.wasIssued(wave.id, request.user->userId) ? "true" : "false";
+      data["mixOthers"] = service.mix().batch - 1;
       service.host.renderer().page(request, response, "experience/questionnaire", data, wave.name);
     }});
     experience::addRoute(service, {"POST", "/experience/waves/{id}/token", kTake, false, false, [&service](const Request& request, Response& response) {
@@ -188,7 +207,20 @@ private:
       }
       const std::string comment = body.contains("comment") && body["comment"].is_string() ? body["comment"].get<std::string>() : "";
       service.submitWithToken(wave->get<std::int64_t>(), token, signature, answers, comment);
-      response.json({{"status", "recorded"}}, 201);
+      // 202: spent and held in the pool; the receipt route says when the batch is stored.
+      response.json({{"status", "received"}, {"batch", service.mix().batch}}, 202);
+    }});
+    // Whether the answers a token paid for are stored yet, for the browser that holds it. No
+    // cookie and no signature: only the token's holder can name it.
+    experience::addRoute(service, {"POST", "/experience/receipt", belonging::kPublic, true, true, [&service](const Request& request, Response& response) {
+      json body = json::parse(request.body, nullptr, false);
+      if (!body.is_object()) throw ExperienceError(400, "The request body must be a JSON object.");
+      const auto wave = body.find("wave");
+      if (wave == body.end() || !wave->is_number_integer()) throw ExperienceError(400, "wave must be the wave's number", "wave");
+      const auto token = body.find("token");
+      if (token == body.end() || !token->is_string()) throw ExperienceError(400, "token must be a string", "token");
+      const auto status = service.receiptForToken(wave->get<std::int64_t>(), token->get<std::string>());
+      response.json({{"status", experience::receiptName(status)}, {"batch", service.mix().batch}});
     }});
     experience::addRoute(service, {"GET", "/experience/code", belonging::kPublic, true, false, [&service](const Request& request, Response& response) {
       service.host.renderer().page(request, response, "experience/code", json::object(), "Use a paper code");
@@ -196,6 +228,20 @@ private:
     experience::addRoute(service, {"POST", "/experience/code", belonging::kPublic, true, true, [&service](const Request& request, Response& response) {
       const std::string code = request.formValue("code");
       try {
+        // A code already used shows where its answers are; one whose answers were lost with a
+        // stopped server (or never sent) gets the form again.
+        const Wave any = service.waveForCode(code, false);
+        const auto status = service.receiptForCode(code);
+        if (status == experience::ReceiptStatus::Stored || status == experience::ReceiptStatus::Pending ||
+            (status == experience::ReceiptStatus::Lost && !any.accepting(ExperienceService::today()))) {
+          json data{{"wave", waveData(any, ExperienceService::today())},
+                    {"stored", status == experience::ReceiptStatus::Stored},
+                    {"pending", status == experience::ReceiptStatus::Pending},
+                    {"lost", status == experience::ReceiptStatus::Lost},
+                    {"others", service.mix().batch - 1}};
+          service.host.renderer().page(request, response, "experience/code-status", data, "Your code");
+          return;
+        }
         const Wave wave = service.waveForCode(code);
         json data = service.questionnaire(wave.questionnaireVersion).formData({});
         data["wave"] = waveData(wave, ExperienceService::today());
@@ -231,7 +277,12 @@ private:
         service.host.renderer().page(request, response, "experience/questionnaire", data, "Error: " + wave.name);
         return;
       }
-      service.host.renderer().page(request, response, "experience/recorded", json::object(), "Your answers are recorded");
+      const Wave wave = service.waveForCode(code, false);
+      service.host.renderer().page(request, response, "experience/recorded",
+                                   {{"wave", waveData(wave, ExperienceService::today())},
+                                    {"today", ExperienceService::today()},
+                                    {"others", service.mix().batch - 1}},
+                                   "Your answers have been received");
     }});
   }
 
@@ -279,9 +330,13 @@ private:
       if (request.formValue("confirm") != "yes") {
         throw ExperienceError(422, "Tick the box to confirm: a closed wave cannot reopen.", "confirm");
       }
-      service.closeWave(id);
+      const auto report = service.closeWave(id);
       service.host.audit().record(request, "experience.wave.close", "wave:" + std::to_string(id));
       response.flash.push_back({"success", "The wave is closed and its answers shuffled. Results are ready."});
+      if (report.lost > 0) {
+        response.flash.push_back({"warning", std::to_string(report.lost) + " submission(s) were received by a server that "
+                                             "stopped before it could save them, and were not sent again before the close."});
+      }
       response.redirect("/experience/waves/" + std::to_string(id) + "/results");
     }});
     experience::addRoute(service, {"GET", "/experience/waves/{id}/results", kResults, false, false, [&service](const Request& request, Response& response) {
@@ -336,6 +391,11 @@ private:
     codes->add_option("-o,--output", output, "CSV file to write the codes to (refuses to overwrite)")->required();
     codes->add_option("--sheet", sheet, "Also write a printable HTML sheet of slips to cut out");
     auto* list = app.add_subcommand("waves", "List the waves");
+    bool again = false;
+    auto* close = app.add_subcommand("close", "Close a wave: write every server's pooled answers, shuffle and wipe the "
+                                              "store's old order (--again repeats this after a failed close)");
+    close->add_option("--wave", waveId, "The wave's number")->required();
+    close->add_flag("--again", again, "Repeat the anonymous store's close for an already-closed wave");
     std::vector<std::string> reversed(arguments.rbegin(), arguments.rend());
     try {
       app.parse(reversed);
@@ -347,6 +407,16 @@ private:
         for (const auto& wave : service.waves.all()) {
           std::printf("%lld\t%s\t%s to %s\t%s\n", static_cast<long long>(wave.id), experience::statusName(wave.status),
                       wave.opensOn.c_str(), wave.closesOn.c_str(), wave.name.c_str());
+        }
+        return 0;
+      }
+      if (close->parsed()) {
+        const auto report = service.closeWave(waveId, again);
+        std::printf("Closed wave %lld: its answers are written and shuffled, and the store's old order is gone.\n",
+                    static_cast<long long>(waveId));
+        if (report.lost > 0) {
+          std::printf("%lld submission(s) were received by a server that stopped before saving them and were not sent "
+                      "again.\n", static_cast<long long>(report.lost));
         }
         return 0;
       }
@@ -380,6 +450,9 @@ private:
     } catch (const ExperienceError& error) {
       std::fprintf(stderr, "belonging: %s\n", error.what());
       return error.status() == 422 || error.status() == 404 ? 2 : 1;
+    } catch (const std::exception& error) {
+      std::fprintf(stderr, "belonging: %s\n", error.what());
+      return 1;
     }
   }
 

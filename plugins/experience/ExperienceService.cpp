@@ -67,7 +67,18 @@ void ExperienceService::configureLimits() {
     questionnaires_ = shippedQuestionnaires(directorates);
     failures_.setLimit(settings.value("failed_attempts_per_minute", std::size_t{600}));
     issuances_.setLimit(settings.value("token_requests_per_user_per_minute", std::size_t{10}));
+    MixSettings mix;
+    mix.batch = settings.value("mix_batch", std::size_t{20});
+    mix.checkEvery = std::chrono::milliseconds(
+        static_cast<std::int64_t>(1000.0 * settings.value("mix_check_seconds", 10.0)));
+    mix.lease = std::chrono::seconds(settings.value("mix_lease_seconds", 60));
+    anonymous.configure(mix);
   });
+}
+
+const MixSettings& ExperienceService::mix() {
+  configureLimits();
+  return anonymous.settings();
 }
 
 const Questionnaire& ExperienceService::questionnaire(int version) {
@@ -153,15 +164,19 @@ void ExperienceService::openWave(std::int64_t id) {
   waves.setStatus(id, WaveStatus::Open);
 }
 
-void ExperienceService::closeWave(std::int64_t id) {
+CloseReport ExperienceService::closeWave(std::int64_t id, bool again) {
+  configureLimits();
   const Wave wave = requireWave(id);
-  if (wave.status == WaveStatus::Closed) throw ExperienceError(409, "This wave is already closed.");
+  if (wave.status == WaveStatus::Closed && !again) throw ExperienceError(409, "This wave is already closed.");
+  if (wave.status != WaveStatus::Closed && again) throw ExperienceError(409, "This wave is not closed yet.");
   // Identified side first, so no new tokens are issued; then the anonymous side stops taking
-  // submissions, waits for those in flight, and shuffles.
+  // submissions, writes every pool, and shuffles.
   waves.setStatus(id, WaveStatus::Closed);
-  anonymous.closeWave(id);
-  std::lock_guard lock(keysMutex_);
-  signers_.erase(id);
+  {
+    std::lock_guard lock(keysMutex_);
+    signers_.erase(id);
+  }
+  return anonymous.closeWave(id);
 }
 
 std::shared_ptr<const BlindSigner> ExperienceService::signer(const Wave& wave) {
@@ -239,12 +254,15 @@ ExperienceError ExperienceService::invalid(int status, const std::string& messag
 }
 
 void ExperienceService::store(Submission submission) {
+  configureLimits();
   static const char* kSpent = "These answers have already been recorded: each token or code can be used once.";
   const std::string hash = submission.credentialHash;
   if (knownSpent_.full(hash)) throw ExperienceError(409, kSpent);
   switch (anonymous.submit(std::move(submission))) {
-  case SubmitOutcome::Recorded: return;
+  case SubmitOutcome::Received: return;
   case SubmitOutcome::AlreadySpent: knownSpent_.allow(hash); throw ExperienceError(409, kSpent);
+  // Not remembered: if the instance holding it stops, the same credential is good once more.
+  case SubmitOutcome::HeldElsewhere: throw ExperienceError(409, kSpent);
   case SubmitOutcome::NotOpen: throw ExperienceError(410, "This survey has closed.");
   case SubmitOutcome::UnknownCode:
     throw invalid(400, "That code is not recognised: check it against your slip, or ask for another.", "code");
@@ -277,7 +295,7 @@ void ExperienceService::submitWithToken(std::int64_t waveId, const std::string& 
          std::move(cleanComment)});
 }
 
-Wave ExperienceService::waveForCode(const std::string& typedCode) {
+Wave ExperienceService::waveForCode(const std::string& typedCode, bool mustBeOpen) {
   std::string error;
   const auto code = normalisePaperCode(typedCode, error);
   if (!code) throw ExperienceError(400, error, "code");
@@ -288,7 +306,7 @@ Wave ExperienceService::waveForCode(const std::string& typedCode) {
   for (const auto& wave : waves.all()) {
     if (wave.status == WaveStatus::Draft) continue;
     if (anonymous.waveOfCode(credentialHash("code", wave.id, *code))) {
-      if (!wave.accepting(today())) throw ExperienceError(410, "The survey this code is for (" + wave.name + ") is not open.");
+      if (mustBeOpen && !wave.accepting(today())) throw ExperienceError(410, "The survey this code is for (" + wave.name + ") is not open.");
       return wave;
     }
   }
@@ -303,6 +321,23 @@ void ExperienceService::submitWithCode(const std::string& typedCode, const std::
   auto [json, cleanComment] = checkedAnswers(wave, answers, comment);
   const std::string hash = credentialHash("code", wave.id, code);
   store({wave.id, wave.questionnaireVersion, hash, hash, std::move(json), std::move(cleanComment)});
+}
+
+ReceiptStatus ExperienceService::receiptForToken(std::int64_t waveId, const std::string& token) {
+  Bytes prepared;
+  try {
+    prepared = base64UrlDecode(token);
+  } catch (const BlindRsaError& error) {
+    throw ExperienceError(400, std::string("token must be base64url: ") + error.what(), "token");
+  }
+  if (prepared.size() < 32 || prepared.size() > 512) throw ExperienceError(400, "token must be between 32 and 512 bytes", "token");
+  return anonymous.receipt(credentialHash("token", waveId, base64UrlEncode(prepared)));
+}
+
+ReceiptStatus ExperienceService::receiptForCode(const std::string& typedCode) {
+  const Wave wave = waveForCode(typedCode, false);
+  std::string error;
+  return anonymous.receipt(credentialHash("code", wave.id, *normalisePaperCode(typedCode, error)));
 }
 
 std::vector<std::string> ExperienceService::makePaperCodes(std::int64_t waveId, int count) {

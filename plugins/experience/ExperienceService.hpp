@@ -78,7 +78,13 @@ public:
   /** Creates a wave with a fresh key pair (ExperienceError 422 naming the field for bad input). */
   std::int64_t createWave(const std::string& name, const std::string& opensOn, const std::string& closesOn);
   void openWave(std::int64_t id);
-  void closeWave(std::int64_t id);
+  /**
+   * Closes the wave: no more tokens, every pool's answers written, the store shuffled. On an
+   * already-closed wave with `again`, repeats the anonymous side (after a failed rewrite).
+   */
+  CloseReport closeWave(std::int64_t id, bool again = false);
+  /** The mix's settings from [plugins.experience] (B, the check interval). */
+  const MixSettings& mix();
 
   /**
    * Signs a blinded message for a signed-in user, once per wave: ExperienceError 409 for a
@@ -92,11 +98,18 @@ public:
    */
   void submitWithToken(std::int64_t waveId, const std::string& token, const std::string& signature,
                        const std::map<std::string, std::string>& answers, const std::string& comment);
-  /** The wave a typed paper code is for: 400 for a mistyped or unknown code, 410 closed. */
-  Wave waveForCode(const std::string& typedCode);
+  /** The wave a typed paper code is for: 400 for a mistyped or unknown code, 410 closed (if mustBeOpen). */
+  Wave waveForCode(const std::string& typedCode, bool mustBeOpen = true);
   /** Stores answers paid for with a paper code (errors as submitWithToken). */
   void submitWithCode(const std::string& typedCode, const std::map<std::string, std::string>& answers,
                       const std::string& comment);
+  /**
+   * Where the answers paid for by this token are (400 for a malformed token). Needs no
+   * signature: only the token's holder can name its hash.
+   */
+  ReceiptStatus receiptForToken(std::int64_t waveId, const std::string& token);
+  /** The same for a paper code (400 for a mistyped or unknown code). */
+  ReceiptStatus receiptForCode(const std::string& typedCode);
   /** Makes `count` paper codes for the wave; only their hashes are kept. */
   std::vector<std::string> makePaperCodes(std::int64_t waveId, int count);
 

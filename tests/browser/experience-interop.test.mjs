@@ -225,9 +225,13 @@ test('staff: blind token issued once, anonymous submission recorded once', { tim
   assert.equal(credential.token.length, 64, 'prepared token: 32-byte random prefix || 32-byte message');
 
   const response = await submit(ctx, credential, ctx.answers, 'Interop test comment.');
-  const body = parseJson(await expectStatus(response, 201, 'POST /experience/submit'), 'POST /experience/submit');
-  assert.equal(body.status, 'recorded', `POST /experience/submit: expected {"status": "recorded"}, got ${JSON.stringify(body)}`);
+  const body = parseJson(await expectStatus(response, 202, 'POST /experience/submit'), 'POST /experience/submit');
+  assert.equal(body.status, 'received', `POST /experience/submit: expected {"status": "received"}, got ${JSON.stringify(body)}`);
   assert.deepEqual(response.headers.getSetCookie(), [], 'the anonymous submission must not set cookies');
+  // Held for its batch: the receipt says so, asked with no cookie.
+  const receipt = parseJson(await expectStatus(await postJson('/experience/receipt', { wave: ctx.wave, token: b64url(credential.token) }),
+    200, 'POST /experience/receipt'), 'POST /experience/receipt');
+  assert.equal(receipt.status, 'pending', `the receipt of a pooled submission: ${JSON.stringify(receipt)}`);
 
   // The same request again: the token is spent.
   await expectError(await submit(ctx, credential, ctx.answers, 'Interop test comment.'), 409,
@@ -260,7 +264,7 @@ test('chair: an invalid answer (422) does not spend the token; the corrected sub
   assert.equal(rejected.field, question,
     `422 should name the question: expected field "${question}", got ${JSON.stringify(rejected)}`);
 
-  await expectStatus(await submit(ctx, credential), 201, 'the corrected submission with the same token');
+  await expectStatus(await submit(ctx, credential), 202, 'the corrected submission with the same token');
   await expectError(await submit(ctx, credential), 409, 'replaying the corrected submission');
 });
 

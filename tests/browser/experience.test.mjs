@@ -20,8 +20,11 @@ const { newPage } = portal;
 test('staff answers the open wave from the home page, anonymously, and cannot answer twice', { timeout: TEST_TIMEOUT_MS }, async (t) => {
   const page = await newPage(t);
   const submissions = [];
+  const tokenRequests = [];
+  let submittedAt = 0;
   page.on('request', (request) => {
     if (request.url().endsWith('/experience/submit')) submissions.push(request);
+    if (/\/experience\/waves\/\d+\/token$/.test(request.url())) tokenRequests.push(Date.now());
   });
   await signIn(page, 'staff');
   await page.getByRole('link', { name: /^Staff experience, winter/ }).first().click();
@@ -40,20 +43,32 @@ test('staff answers the open wave from the home page, anonymously, and cannot an
   await page.getByLabel('1 to 2 times').first().check();
   await page.locator('#field-discrimination').getByLabel('No', { exact: true }).check();
   await page.locator('#field-ethnicity').getByLabel('Prefer not to say').check();
+  await page.waitForFunction(() => Object.keys(localStorage).some((key) => key.endsWith('.credential')));
+  submittedAt = Date.now();
   await page.getByRole('button', { name: 'Send my answers anonymously' }).click();
-  await page.getByRole('heading', { name: /recorded/i }).waitFor();
+  await page.getByRole('heading', { name: 'Your answers have been received' }).waitFor();
+  await page.getByText(/at least 19 colleagues/).waitFor();
   await assertAccessible(page, 'confirmation');
   // The answers went without the session cookie.
   assert.equal(submissions.length, 1);
   const headers = await submissions[0].allHeaders();
   assert.equal(headers.cookie, undefined, 'the submission must carry no cookie');
   assert.equal(headers['x-csrf-token'], undefined);
-  // A second visit is refused kindly.
+  // The token was fetched when the page opened, not when the answers went.
+  assert.ok(tokenRequests.length === 1 && tokenRequests[0] < submittedAt,
+    'one token request, made before the person pressed send');
+  // A second visit in this browser carries on: received, waiting for its batch.
   const again = await page.goto(page.url());
-  assert.equal(again.status(), 409);
-  await page.getByRole('heading', { name: 'You have already taken part' }).waitFor();
+  assert.equal(again.status(), 200);
+  await page.getByRole('heading', { name: 'Your answers have been received' }).waitFor();
+  assert.equal(await page.locator('#experience-form').isVisible(), false, 'no second form');
+  // Another browser for the same person is told why it cannot answer.
+  const other = await newPage(t);
+  await signIn(other, 'staff');
+  await other.goto(page.url());
+  await other.getByRole('heading', { name: 'You have already been given your code for this survey' }).waitFor();
   await page.goto('/experience');
-  await page.getByText('You have taken part').waitFor();
+  await page.getByText('You have your response code').waitFor();
 });
 
 test('a paper-code holder answers without signing in or JavaScript; the analyst sees the results', { timeout: TEST_TIMEOUT_MS }, async (t) => {
@@ -75,7 +90,8 @@ test('a paper-code holder answers without signing in or JavaScript; the analyst 
   await page.getByRole('button', { name: 'Continue' }).click();
   await page.locator('#field-valued').getByLabel('Satisfied', { exact: true }).check();
   await page.getByRole('button', { name: 'Send my answers anonymously' }).click();
-  await page.getByRole('heading', { name: 'Your answers are recorded' }).waitFor();
+  await page.getByRole('heading', { name: 'Your answers have been received' }).waitFor();
+  await page.getByText(/Keep your slip until the survey closes/).waitFor();
 
   const analyst = await newPage(t);
   await signIn(analyst, 'analyst');

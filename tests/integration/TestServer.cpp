@@ -159,6 +159,14 @@ void TestServer::stop() {
   }
 }
 
+void TestServer::crash() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
 TestServer::~TestServer() {
   try {
     stop();

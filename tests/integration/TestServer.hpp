@@ -62,6 +62,8 @@ public:
   CommandResult cli(const std::vector<std::string>& args, const std::string& input = "") const;
   void start();
   void stop();
+  /** kill -9: no destructor, no flush, no clean close. */
+  void crash();
 
 private:
   std::shared_ptr<TempDirectory> directory_;

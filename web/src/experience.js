@@ -5,24 +5,32 @@
 // with `defer` on GET /experience/waves/{id}, so the form below is already parsed.
 //
 // The flow, and why it is unlinkable:
-//   1. On submit (not before: a token requested on page load would be wasted by anyone
-//      who only looks), draw 32 random bytes; prepare() prefixes 32 more random bytes.
-//      That 64-byte "prepared message" is the one-time token.
+//   1. When the page opens (not when the person presses send: a token fetched 20 ms before
+//      the answers arrive ties the two together in time), draw 32 random bytes; prepare()
+//      prefixes 32 more. That 64-byte "prepared message" is the one-time token.
 //   2. Blind it with the wave's public key and POST only the blinded value to the token
 //      URL, signed in (session cookie + CSRF header). The server records that this
 //      person has had their token for the wave and signs the blinded value; it never
 //      sees the token itself.
-//   3. Unblind (finalize, which also verifies the signature against the key).
-//   4. POST token + signature + answers to /experience/submit with credentials 'omit':
-//      no cookie, no CSRF header, nothing tying the answers to the session.
+//   3. Unblind (finalize, which also verifies the signature against the key) and keep the
+//      credential in localStorage, so closing the tab before answering does not lose it.
+//   4. On send, POST token + signature + answers to /experience/submit with credentials
+//      'omit': no cookie, no CSRF header, nothing tying the answers to the session. The
+//      server spends the token and holds the answers in memory (202) until it writes them
+//      in a shuffled batch with at least B others, or when the survey closes.
+//   5. The submission stays in sessionStorage (this tab only, gone when it closes) until
+//      /experience/receipt says it is stored. If a server stopped before writing its batch,
+//      the receipt says "lost" and this page sends the same submission again; the server
+//      accepts a lost token exactly once more.
 //
-// The token and signature live only in this page's memory (never localStorage,
-// sessionStorage or cookies). A 422 (an answer the server rejects) keeps them, so the
-// corrected form is sent with the same token: a second issuance would be refused.
+// A 422 (an answer the server rejects) keeps the credential, so the corrected form is
+// sent with the same token: a second issuance would be refused.
 
 import { RSABSSA } from '@cloudflare/blindrsa-ts';
 
 const SUBMIT_URL = '/experience/submit';
+const MIN_GAP_MS = 3000;          // Never send answers within seconds of getting the token.
+const POLL_MS = [15000, 30000];    // Receipt checks: a random wait in this range.
 const TOKEN_MESSAGE_BYTES = 32; // prepare() adds another 32 random bytes in front.
 
 // --- small helpers ---------------------------------------------------------------
@@ -94,7 +102,6 @@ function setUp(form) {
   const csrf = form.dataset.csrf;
   const suite = RSABSSA.SHA384.PSS.Randomized();
   let publicKey = null;    // CryptoKey, imported on first use
-  let credential = null;   // { token, signature } (Uint8Array each) once finalised
   let busy = false;
 
   function say(text) {
@@ -217,29 +224,55 @@ function setUp(form) {
     summary.focus();
   }
 
-  // --- confirmation ---
+  // --- storage: the credential across tabs until used, the submission in this tab ---
 
-  function showConfirmation() {
-    const panel = document.createElement('div');
-    panel.className = 'nhsuk-panel';
-    panel.id = 'experience-confirmation';
-    const heading = document.createElement('h2');
-    heading.className = 'nhsuk-panel__title';
-    heading.tabIndex = -1;
-    heading.textContent = 'Your answers have been recorded';
-    const body = document.createElement('div');
-    body.className = 'nhsuk-panel__body';
-    const p1 = document.createElement('p');
-    p1.textContent = 'They were recorded anonymously: they are not linked to your name or account.';
-    const p2 = document.createElement('p');
-    p2.className = 'nhsuk-u-margin-bottom-0';
-    p2.textContent = 'You cannot submit again for this survey. Thank you for taking part.';
-    body.append(p1, p2);
-    panel.append(heading, body);
-    form.replaceWith(panel);
+  const credentialKey = `belonging.experience.${wave}.credential`;
+  const pendingKey = `belonging.experience.${wave}.pending`;
+  function load(storage, key) {
+    try {
+      return JSON.parse(storage.getItem(key) || 'null');
+    } catch {
+      return null;
+    }
+  }
+  function save(storage, key, value) {
+    try {
+      if (value === null) storage.removeItem(key);
+      else storage.setItem(key, JSON.stringify(value));
+    } catch {
+      // Private browsing with storage off: the page still works while it stays open.
+    }
+  }
+
+  // --- received / saved ---
+
+  const received = document.getElementById('experience-received');
+  const receivedMore = document.getElementById('experience-received-more');
+  const savedStatus = document.getElementById('experience-saved-status');
+
+  function showReceived() {
+    form.hidden = true;
+    document.getElementById('experience-error-summary')?.remove();
+    if (received) received.hidden = false;
+    if (receivedMore) receivedMore.hidden = false;
+    if (savedStatus && !savedStatus.textContent) {
+      savedStatus.textContent = 'Waiting to be saved with other colleagues\u2019 answers.';
+    }
     document.title = pageTitle;
     say('');
-    heading.focus();
+    received?.querySelector('h2')?.focus();
+  }
+
+  function showSaved() {
+    showReceived();
+    if (savedStatus) savedStatus.textContent = 'Saved with other colleagues\u2019 answers. Thank you for taking part: you can close this page.';
+  }
+
+  function showAlready() {
+    form.hidden = true;
+    const already = document.getElementById('experience-already');
+    if (already) already.hidden = false;
+    say('');
   }
 
   // --- the protocol ---
@@ -258,15 +291,11 @@ function setUp(form) {
     return publicKey;
   }
 
-  // Returns the finalised { token, signature }, asking the server to sign at most once
-  // per page: a credential already in memory (after a 422) is reused.
-  async function getCredential() {
-    if (credential) return credential;
+  // Asks the server to sign once: the credential is kept in localStorage until used.
+  async function fetchCredential() {
     const key = await importKey();
     const prepared = suite.prepare(crypto.getRandomValues(new Uint8Array(TOKEN_MESSAGE_BYTES)));
     const { blindedMsg, inv } = await suite.blind(key, prepared);
-
-    say('Getting your anonymous response code…');
     const response = await send(tokenUrl, {
       method: 'POST',
       credentials: 'same-origin',
@@ -276,11 +305,8 @@ function setUp(form) {
     });
     const data = await readJson(response);
     if (response.status === 409) {
-      // Issued earlier (another tab, a reload after a failure): the token is gone with
-      // that page's memory, and the server will not issue a second one.
-      throw new SurveyError('You have already been given your one response code for this survey, so it ' +
-        'cannot be sent again from this page. If your answers were not recorded, ask the People team for ' +
-        'a paper code.', { final: true });
+      // Issued earlier, in a browser that is not this one (or whose storage was cleared).
+      throw new SurveyError('already', { final: true });
     }
     if (response.status === 429) {
       throw new SurveyError('There have been too many attempts. Wait a few minutes and try again.');
@@ -295,7 +321,6 @@ function setUp(form) {
     if (!response.ok || typeof data.blindSignature !== 'string') {
       throw new SurveyError('Sorry, there is a problem with the service. Try again later.');
     }
-
     let signature;
     try {
       // finalize() unblinds and checks the result is a valid RSA-PSS signature on the
@@ -305,8 +330,24 @@ function setUp(form) {
       throw new SurveyError('Sorry, your response code could not be checked, so your answers were not sent. ' +
         'Ask the People team for a paper code.', { final: true });
     }
-    credential = { token: prepared, signature };
-    return credential;
+    const fresh = { token: base64urlEncode(prepared), signature: base64urlEncode(signature) };
+    save(localStorage, credentialKey, fresh);
+    credentialReadyAt = Date.now();
+    return fresh;
+  }
+
+  let credentialReadyAt = 0;
+  let credentialPromise = null;
+  function getCredential() {
+    const stored = load(localStorage, credentialKey);
+    if (stored && typeof stored.token === 'string' && typeof stored.signature === 'string') return Promise.resolve(stored);
+    if (!credentialPromise) {
+      credentialPromise = fetchCredential().catch((error) => {
+        credentialPromise = null;
+        throw error;
+      });
+    }
+    return credentialPromise;
   }
 
   function collectAnswers() {
@@ -323,9 +364,15 @@ function setUp(form) {
     return { answers, comment };
   }
 
-  async function submitAnswers({ token, signature }) {
-    const { answers, comment } = collectAnswers();
-    say('Sending your answers…');
+  function sleep(ms) {
+    return new Promise((resolve) => setTimeout(resolve, ms));
+  }
+  function randomBetween(low, high) {
+    return low + (crypto.getRandomValues(new Uint32Array(1))[0] / 2 ** 32) * (high - low);
+  }
+
+  // Sends a submission body; resolves when the server has spent the token and pooled it.
+  async function sendSubmission(body) {
     const response = await send(SUBMIT_URL, {
       method: 'POST',
       // The whole point: no cookie, no CSRF token, no referrer, nothing of the session.
@@ -333,28 +380,17 @@ function setUp(form) {
       referrerPolicy: 'no-referrer',
       cache: 'no-store',
       headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
-      body: JSON.stringify({
-        wave,
-        token: base64urlEncode(token),
-        signature: base64urlEncode(signature),
-        answers,
-        comment,
-      }),
+      body: JSON.stringify(body),
     });
     const data = await readJson(response);
-    if (response.status === 201) return;
+    if (response.status === 202 || response.status === 201) return 'received';
     if (response.status === 422) {
       // Keep the credential: the corrected form goes with the same token.
       throw new SurveyError(typeof data.error === 'string' && data.error ? data.error : 'Check your answer',
         { field: typeof data.field === 'string' ? data.field : null });
     }
-    if (response.status === 409) {
-      credential = null;
-      throw new SurveyError('Your answers for this survey have already been recorded. You cannot submit again.',
-        { final: true });
-    }
+    if (response.status === 409) return 'spent'; // Received before: the receipt says where.
     if (response.status === 410) {
-      credential = null;
       throw new SurveyError('This survey is closed and is no longer accepting answers.', { final: true });
     }
     if (response.status === 400) {
@@ -367,6 +403,65 @@ function setUp(form) {
     // 5xx and anything unexpected: the credential is kept, so trying again is safe.
     throw new SurveyError('Sorry, there is a problem with the service. Your answers were not recorded. ' +
       'Try again later.');
+  }
+
+  async function receipt(token) {
+    const response = await fetch(form.dataset.receiptUrl || '/experience/receipt', {
+      method: 'POST',
+      credentials: 'omit',
+      referrerPolicy: 'no-referrer',
+      cache: 'no-store',
+      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
+      body: JSON.stringify({ wave, token }),
+    });
+    const data = await readJson(response);
+    return response.ok && typeof data.status === 'string' ? data.status : 'error';
+  }
+
+  // Until the server says the answers are stored: check now and then; if the server that
+  // held them stopped ("lost"), or they never arrived ("unknown"), send them again.
+  let watching = false;
+  async function watch(token) {
+    if (watching) return;
+    watching = true;
+    for (;;) {
+      let status = 'error';
+      try {
+        status = await receipt(token);
+      } catch {
+        // Offline for now: try again later.
+      }
+      if (status === 'stored') {
+        save(sessionStorage, pendingKey, null);
+        save(localStorage, credentialKey, null);
+        showSaved();
+        return;
+      }
+      if (status === 'lost' || status === 'unknown') {
+        const pending = load(sessionStorage, pendingKey);
+        if (pending && pending.token === token) {
+          try {
+            await sendSubmission(pending);
+          } catch (error) {
+            if (error instanceof SurveyError && error.final) {
+              save(sessionStorage, pendingKey, null);
+              if (savedStatus) savedStatus.textContent = error.message;
+              return;
+            }
+          }
+        } else {
+          // This tab does not have the answers (they were sent from another): answer again.
+          watching = false;
+          form.hidden = false;
+          received.hidden = true;
+          receivedMore.hidden = true;
+          showError(new SurveyError('Your answers were received, but the service stopped before it could save ' +
+            'them. Please answer again: your code will be accepted once more.'));
+          return;
+        }
+      }
+      await sleep(randomBetween(POLL_MS[0], POLL_MS[1]));
+    }
   }
 
   // Show the fingerprint of the key this page will use, computed here rather than taken
@@ -385,6 +480,45 @@ function setUp(form) {
     }
   })();
 
+  // On opening: carry on with a submission this tab already sent; else make sure there is a
+  // credential (fetching it now, long before the answers go).
+  (async () => {
+    const pending = load(sessionStorage, pendingKey);
+    if (pending && typeof pending.token === 'string') {
+      showReceived();
+      watch(pending.token);
+      return;
+    }
+    const stored = load(localStorage, credentialKey);
+    if (stored && typeof stored.token === 'string') {
+      // Sent from another tab, or sent and the tab closed: ask where it is.
+      let status = 'error';
+      try {
+        status = await receipt(stored.token);
+      } catch {
+        // Offline: keep the form; sending will tell.
+      }
+      if (status === 'stored') {
+        save(localStorage, credentialKey, null);
+        showSaved();
+      } else if (status === 'pending') {
+        showReceived();
+        watch(stored.token);
+      }
+      return;
+    }
+    if (form.dataset.issued === 'true') {
+      showAlready();
+      return;
+    }
+    try {
+      await getCredential();
+    } catch (error) {
+      if (error instanceof SurveyError && error.message === 'already') showAlready();
+      // Other failures show when the person sends.
+    }
+  })();
+
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     if (busy) return;
@@ -392,14 +526,33 @@ function setUp(form) {
     clearErrors();
     let final = false;
     try {
-      await submitAnswers(await getCredential());
-      credential = null;
-      showConfirmation();
+      say('Sending your answers\u2026');
+      const credential = await getCredential();
+      // Never in the same breath as the token: wait a few seconds more if it is that new.
+      const since = Date.now() - credentialReadyAt;
+      if (credentialReadyAt && since < MIN_GAP_MS) await sleep(MIN_GAP_MS - since + randomBetween(0, 5000));
+      const { answers, comment } = collectAnswers();
+      const body = { wave, token: credential.token, signature: credential.signature, answers, comment };
+      save(sessionStorage, pendingKey, body);
+      let outcome;
+      try {
+        outcome = await sendSubmission(body);
+      } catch (error) {
+        save(sessionStorage, pendingKey, null); // Not received: the form is still the truth.
+        throw error;
+      }
+      showReceived();
+      if (outcome === 'spent' && savedStatus) savedStatus.textContent = 'These answers were received earlier.';
+      watch(credential.token);
     } catch (error) {
       final = error instanceof SurveyError && error.final;
-      showError(error instanceof SurveyError
-        ? error
-        : new SurveyError('Sorry, there is a problem with the survey. Reload the page and try again.'));
+      if (error instanceof SurveyError && error.message === 'already') {
+        showAlready();
+      } else {
+        showError(error instanceof SurveyError
+          ? error
+          : new SurveyError('Sorry, there is a problem with the survey. Reload the page and try again.'));
+      }
     } finally {
       setBusy(false);
       // Nothing on this page can succeed any more: keep the button off so no one

@@ -19,6 +19,7 @@
 #include <numeric>
 #include <random>
 #include <regex>
+#include <thread>
 
 using namespace belonging::testing;
 using belonging::experience::BlindVerifier;
@@ -44,6 +45,32 @@ ServerOptions experienceOptions() {
                                     "secret = \"") + kProxySecret + "\"\ntrusted_proxies = [\"127.0.0.1\"]\nauto_provision = true\n"
                         "[plugins.experience]\nsubmissions_per_minute = 100000\n";
   return options;
+}
+
+/** The same, with a mix that checks every 50 ms and a 2-second lease, so tests need not wait. */
+ServerOptions fastMixOptions() {
+  ServerOptions options = experienceOptions();
+  options.extraConfig += "mix_check_seconds = 0.05\nmix_lease_seconds = 2\n";
+  return options;
+}
+
+/** A direct connection to the server's anonymous store, as an insider with the files has. */
+void openAnonymousStore(const TestServer& server, soci::session& sql) {
+  if (server.isPostgresql()) {
+    sql.open(soci::postgresql, server.databaseUrl());
+    sql << "SET search_path TO belonging_anonymous";
+  } else {
+    const std::string dataDir = std::filesystem::path(server.configPath()).parent_path().string();
+    sql.open(soci::sqlite3, "db=" + dataDir + "/belonging-anonymous.db");
+  }
+}
+
+long long storedResponses(const TestServer& server, std::int64_t waveId) {
+  soci::session sql;
+  openAnonymousStore(server, sql);
+  long long count = 0;
+  sql << "SELECT COUNT(*) FROM experience_responses WHERE wave_id = :w", soci::use(waveId), soci::into(count);
+  return count;
 }
 
 std::string attribute(const std::string& html, const std::string& name) {
@@ -102,6 +129,16 @@ json submission(std::int64_t waveId, const Participant& participant, const json&
           {"signature", belonging::experience::base64UrlEncode(participant.signature)},
           {"answers", answers},
           {"comment", comment}};
+}
+
+/** The receipt status for a participant's token, asked with no cookie. */
+std::string receiptOf(int port, std::int64_t waveId, const Participant& participant) {
+  httplib::Client anonymous("127.0.0.1", port);
+  auto response = anonymous.Post("/experience/receipt", {{"Accept", "application/json"}},
+                                 json{{"wave", waveId}, {"token", belonging::experience::base64UrlEncode(participant.prepared)}}.dump(),
+                                 "application/json");
+  if (!response || response->status != 200) return "error";
+  return json::parse(response->body)["status"].get<std::string>();
 }
 
 std::string today(int offsetDays = 0) {
@@ -196,11 +233,11 @@ TEST_CASE("a member of staff answers once, unlinkably, and abuse is refused", "[
     CHECK(json::parse(bad->body)["field"] == "ethnicity");
     auto unknown = submitAnonymously(server.port(), submission(waveId, nurse, {{"shoe_size", "9"}}));
     CHECK(unknown->status == 422);
-    CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 201);
+    CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 202);
   }
 
   SECTION("a recorded submission cannot be replayed, and a second token is refused") {
-    CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 201);
+    CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 202);
     CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 409);
     // The same token with padding is the same token.
     auto padded = submission(waveId, nurse, answers);
@@ -208,8 +245,11 @@ TEST_CASE("a member of staff answers once, unlinkably, and abuse is refused", "[
     CHECK(submitAnonymously(server.port(), padded)->status >= 400);
     CHECK(nurse.obtainToken(waveId) == 409);
     auto again = nurse.get("/experience/waves/" + std::to_string(waveId));
-    CHECK(again->status == 409);
-    CHECK(again->body.find("already taken part") != std::string::npos);
+    // The page still opens (the browser with the token carries on from it), marked as issued
+    // so a browser without the token explains instead of asking for a second.
+    CHECK(again->status == 200);
+    CHECK(again->body.find("data-issued=\"true\"") != std::string::npos);
+    CHECK(again->body.find("You have already been given your code") != std::string::npos);
   }
 
   SECTION("malformed and forged credentials are 400") {
@@ -225,7 +265,7 @@ TEST_CASE("a member of staff answers once, unlinkably, and abuse is refused", "[
     CHECK(anonymous.Post("/experience/submit", "{not json", "application/json")->status == 400);
     CHECK(anonymous.Post("/experience/submit", json{{"wave", "x"}}.dump(), "application/json")->status == 400);
     // The real submission still goes through afterwards.
-    CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 201);
+    CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 202);
   }
 }
 
@@ -347,11 +387,20 @@ TEST_CASE("paper codes: one-time, no sign-in, no JavaScript", "[integration][exp
   CHECK(invalid->body.find("href=\"#field-ethnicity_detail\"") != std::string::npos);
   auto recorded = holder.post("/experience/code/answers", {{"code", lower}, {"ethnicity", "white"}, {"discrimination", "no"}});
   CHECK(recorded->status == 200);
-  CHECK(recorded->body.find("Your answers are recorded") != std::string::npos);
+  CHECK(recorded->body.find("Your answers have been received") != std::string::npos);
+  CHECK(recorded->body.find("at least 19 colleagues") != std::string::npos);
   CHECK(holder.post("/experience/code/answers", {{"code", codes[0]}, {"discrimination", "yes"}})->status == 409);
+  // Typing a used code again says where its answers are, without showing them.
+  auto waiting = holder.post("/experience/code", {{"code", codes[0]}});
+  CHECK(waiting->status == 200);
+  CHECK(waiting->body.find("waiting to be saved") != std::string::npos);
+  CHECK(waiting->body.find("name=\"public_harassment\"") == std::string::npos);
   // A code for a closed wave is 410.
   closeWave(server, waveId);
   CHECK(holder.post("/experience/code", {{"code", codes[1]}})->status == 410);
+  auto saved = holder.post("/experience/code", {{"code", codes[0]}});
+  CHECK(saved->status == 200);
+  CHECK(saved->body.find("Your answers are saved") != std::string::npos);
   // The anonymous routes logged no address and no time finer than the day.
   const std::string log = server.accessLog();
   std::size_t anonymousLines = 0;
@@ -411,7 +460,7 @@ TEST_CASE("200 staff: indicators match a hand count, small groups are hidden, an
     arrivedAt[static_cast<std::size_t>(i)] = position;
     const std::string comment = i % 10 == 0 ? "comment from person " + std::to_string(i) : "";
     REQUIRE(submitAnonymously(server.port(), submission(waveId, participants[static_cast<std::size_t>(i)],
-                                                       people[static_cast<std::size_t>(i)].answers, comment))->status == 201);
+                                                       people[static_cast<std::size_t>(i)].answers, comment))->status == 202);
   }
   closeWave(server, waveId);
 
@@ -452,17 +501,8 @@ TEST_CASE("200 staff: indicators match a hand count, small groups are hidden, an
 
   // Nothing in the anonymous store orders rows like issuance or arrival.
   const std::string dataDir = std::filesystem::path(server.configPath()).parent_path().string();
-  std::string anonymousUrl = server.databaseUrl();
-  if (anonymousUrl.starts_with("sqlite:")) {
-    anonymousUrl = "sqlite:" + dataDir + "/belonging-anonymous.db";
-  }
   soci::session sql;
-  if (server.isPostgresql()) {
-    sql.open(soci::postgresql, anonymousUrl);
-    sql << "SET search_path TO belonging_anonymous";
-  } else {
-    sql.open(soci::sqlite3, "db=" + anonymousUrl.substr(7));
-  }
+  openAnonymousStore(server, sql);
   // Which person each stored row is, by its answers.
   auto personOf = [&](const std::string& stored) {
     const json row = json::parse(stored);
@@ -556,7 +596,7 @@ TEST_CASE("a token spent at the same moment through two server processes counts 
     auto two = std::async(std::launch::async, [&] { return submitAnonymously(second.port(), body)->status; });
     std::vector<int> statuses{one.get(), two.get()};
     std::sort(statuses.begin(), statuses.end());
-    CHECK(statuses == std::vector<int>{201, 409});
+    CHECK(statuses == std::vector<int>{202, 409});
   }
 }
 
@@ -581,7 +621,7 @@ TEST_CASE("a flood of forged tokens, unknown codes and replays denies no real to
   Participant spender(server.port(), "flood.spender"), nurse(server.port(), "flood.nurse");
   REQUIRE(spender.obtainToken(waveId) == 200);
   REQUIRE(nurse.obtainToken(waveId) == 200);
-  REQUIRE(submitAnonymously(server.port(), submission(waveId, spender, answers))->status == 201);
+  REQUIRE(submitAnonymously(server.port(), submission(waveId, spender, answers))->status == 202);
 
   std::mt19937_64 random(42);
   int throttled = 0;
@@ -606,7 +646,7 @@ TEST_CASE("a flood of forged tokens, unknown codes and replays denies no real to
   // Invalid attempts past the budget are still slowed down…
   CHECK(throttled > 0);
   // …but a real token and a real paper code go straight through.
-  CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 201);
+  CHECK(submitAnonymously(server.port(), submission(waveId, nurse, answers))->status == 202);
   Browser holder(server.port());
   CHECK(holder.post("/experience/code", {{"code", realCode}})->status == 200);
   CHECK(holder.post("/experience/code/answers", {{"code", realCode}, {"discrimination", "no"}})->status == 200);
@@ -622,4 +662,96 @@ TEST_CASE("the results CSV quotes the wave's name and defuses formulas in it", "
   REQUIRE(csv->status == 200);
   CHECK(csv->body.find("\r\n\"'\t@Tab \"\"wave\"\"\",") != std::string::npos);
   CHECK(csv->body.find("\r\n\"\t@Tab") == std::string::npos);
+}
+
+TEST_CASE("answers reach the store only in shuffled batches of at least B, and the browser can ask when",
+          "[integration][experience][mix]") {
+  TestServer server(fastMixOptions());
+  const auto waveId = openWave(server, "Mix wave");
+  constexpr int kBatch = 20; // The default B.
+  std::vector<Participant> people;
+  people.reserve(60);
+  auto arrive = [&](int count) {
+    for (int i = 0; i < count; ++i) {
+      people.emplace_back(server.port(), "mixed" + std::to_string(people.size()));
+      REQUIRE(people.back().obtainToken(waveId) == 200);
+      CHECK(receiptOf(server.port(), waveId, people.back()) == "unknown");
+      auto sent = submitAnonymously(server.port(), submission(waveId, people.back(), {{"discrimination", "no"}}));
+      REQUIRE(sent->status == 202);
+      CHECK(json::parse(sent->body)["status"] == "received");
+    }
+  };
+  arrive(kBatch - 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500)); // Ten checks of the mix.
+  // B-1 arrivals: nothing written, every one pending.
+  CHECK(storedResponses(server, waveId) == 0);
+  for (const auto& person : people) CHECK(receiptOf(server.port(), waveId, person) == "pending");
+  // Past 2B-1 a batch is due whatever threshold the pool drew.
+  arrive(2 * kBatch);
+  long long stored = 0;
+  for (int wait = 0; wait < 100 && stored == 0; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    stored = storedResponses(server, waveId);
+  }
+  CHECK(stored >= kBatch);
+  int storedReceipts = 0, pendingReceipts = 0;
+  for (const auto& person : people) {
+    const auto status = receiptOf(server.port(), waveId, person);
+    storedReceipts += status == "stored";
+    pendingReceipts += status == "pending";
+  }
+  // What the receipts say matches what the store holds (a batch may land between the reads).
+  CHECK(storedReceipts >= stored);
+  CHECK(storedReceipts + pendingReceipts == static_cast<int>(people.size()));
+  // A spent token stays spent whether pooled or stored.
+  CHECK(submitAnonymously(server.port(), submission(waveId, people.front(), {{"discrimination", "yes"}}))->status == 409);
+  // Closing writes the rest, whatever the count.
+  closeWave(server, waveId);
+  CHECK(storedResponses(server, waveId) == static_cast<long long>(people.size()));
+  for (const auto& person : people) CHECK(receiptOf(server.port(), waveId, person) == "stored");
+  // The receipt route is anonymous: no cookie is set and a malformed token is a 400.
+  httplib::Client anonymous("127.0.0.1", server.port());
+  auto bad = anonymous.Post("/experience/receipt", json{{"wave", waveId}, {"token", "!"}}.dump(), "application/json");
+  CHECK(bad->status == 400);
+  CHECK_FALSE(bad->has_header("Set-Cookie"));
+}
+
+TEST_CASE("answers held by a server that stops are accepted once more from the browser that holds them",
+          "[integration][experience][mix]") {
+  TestServer server(fastMixOptions());
+  const auto waveId = openWave(server, "Restart wave");
+  Participant stopped(server.port(), "held-at-stop"), crashed(server.port(), "held-at-crash");
+  REQUIRE(stopped.obtainToken(waveId) == 200);
+  REQUIRE(crashed.obtainToken(waveId) == 200);
+  const json first = submission(waveId, stopped, {{"discrimination", "no"}});
+  const json second = submission(waveId, crashed, {{"discrimination", "yes"}});
+  REQUIRE(submitAnonymously(server.port(), first)->status == 202);
+  // A clean stop gives up the lease at once: the answers it held are lost, and say so.
+  server.stop();
+  server.start();
+  CHECK(receiptOf(server.port(), waveId, stopped) == "lost");
+  CHECK(submitAnonymously(server.port(), first)->status == 202);
+  CHECK(receiptOf(server.port(), waveId, stopped) == "pending");
+  CHECK(submitAnonymously(server.port(), first)->status == 409);
+  // kill -9: the lease lapses after its 2 seconds, then the same holds.
+  REQUIRE(submitAnonymously(server.port(), second)->status == 202);
+  server.crash();
+  server.start();
+  CHECK(receiptOf(server.port(), waveId, crashed) == "pending"); // The old lease has not lapsed yet.
+  CHECK(submitAnonymously(server.port(), second)->status == 409);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  CHECK(receiptOf(server.port(), waveId, crashed) == "lost");
+  // Sent again by its browser twice at once (two tabs): accepted exactly once.
+  auto one = std::async(std::launch::async, [&] { return submitAnonymously(server.port(), second)->status; });
+  auto two = std::async(std::launch::async, [&] { return submitAnonymously(server.port(), second)->status; });
+  std::vector<int> statuses{one.get(), two.get()};
+  std::sort(statuses.begin(), statuses.end());
+  CHECK(statuses == std::vector<int>{202, 409});
+  // The first one's second holder was the server just killed: lost again, sent a third time.
+  CHECK(receiptOf(server.port(), waveId, stopped) == "lost");
+  CHECK(submitAnonymously(server.port(), first)->status == 202);
+  closeWave(server, waveId);
+  CHECK(storedResponses(server, waveId) == 2);
+  CHECK(receiptOf(server.port(), waveId, stopped) == "stored");
+  CHECK(receiptOf(server.port(), waveId, crashed) == "stored");
 }
