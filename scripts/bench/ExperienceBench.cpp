@@ -372,9 +372,10 @@ int main(int argc, char** argv) {
     return connection.Post("/experience/submit", {{"Accept", "application/json"}}, bodies[i], "application/json");
   };
   phase("submitting");
-  runRequests(options.port, options.connections, 0, warm, 201, submit);
+  // 202: the token is spent durably (group-committed) and the answers pooled for the mix.
+  runRequests(options.port, options.connections, 0, warm, 202, submit);
   const double submissionCpuBefore = cpuSeconds(options.serverPid);
-  const double submissionSeconds = runRequests(options.port, options.connections, warm, people.size(), 201, submit);
+  const double submissionSeconds = runRequests(options.port, options.connections, warm, people.size(), 202, submit);
   const double submissionRate = static_cast<double>(people.size() - warm) / submissionSeconds;
   const double submissionCpu = (cpuSeconds(options.serverPid) - submissionCpuBefore) / static_cast<double>(people.size() - warm);
 

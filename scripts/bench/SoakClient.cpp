@@ -960,6 +960,8 @@ int crashCheck(Options& options) {
   const std::string storeUrl = options.text("anonymous-db");
   const std::string identifiedPath = options.text("identified-sqlite", std::string());
   const std::string label = options.text("label", std::string("crash"));
+  const std::string closeCommand = options.text("close-command", std::string());
+  const auto leaseWait = options.integer("lease-wait", 3);
   options.checkAllUsed();
 
   std::ifstream stateFile(statePath);
@@ -981,46 +983,63 @@ int crashCheck(Options& options) {
   }
   if (persons.size() != people) fail(statePath + " holds " + std::to_string(persons.size()) + " people, not " + std::to_string(people));
 
-  // 1. Re-send what was not acknowledged, as the browser does.
-  std::vector<std::size_t> resend;
+  // 1. As each person's page does: wait for the killed server's lease to lapse, then ask where
+  //    the submission is and re-send it while it is "lost" (pooled by the killed server) or
+  //    "unknown" (never arrived). A "pending" one is pooled by the new server.
   std::size_t acknowledgedBefore = 0, inFlight = 0, unsent = 0;
-  for (std::size_t i = 0; i < people; ++i) {
-    if (persons[i].state == "acknowledged") ++acknowledgedBefore;
-    else resend.push_back(i);
-    if (persons[i].state == "in-flight") ++inFlight;
-    if (persons[i].state == "unsent") ++unsent;
+  for (const auto& person : persons) {
+    acknowledgedBefore += person.state == "acknowledged";
+    inFlight += person.state == "in-flight";
+    unsent += person.state == "unsent";
   }
-  std::vector<int> statuses(people, 0);
+  std::this_thread::sleep_for(std::chrono::seconds(leaseWait));
+  std::vector<std::string> receipts(people);
   std::atomic<bool> never{false};
   std::mutex errorMutex;
   long resendErrors = 0;
-  forEach(port, connections, resend.size(), never, [&](Browser& browser, std::size_t k) {
-    const std::size_t i = resend[k];
-    auto result = browser.postBare("/experience/submit", persons[i].body, "application/json", {{"Accept", "application/json"}});
-    statuses[i] = result ? result->status : -1;
-    if (!result || (result->status != 201 && result->status != 409)) {
+  std::size_t resent202 = 0, resent409 = 0, unsent409 = 0, rounds = 0;
+  auto receiptOf = [&](Browser& browser, std::size_t i) {
+    const json body = json::parse(persons[i].body);
+    auto result = browser.postBare("/experience/receipt", json{{"wave", body.at("wave")}, {"token", body.at("token")}}.dump(),
+                                   "application/json", {{"Accept", "application/json"}});
+    if (!result || result->status != 200) return std::string("error");
+    return json::parse(result->body).at("status").get<std::string>();
+  };
+  for (; rounds < 5; ++rounds) {
+    std::atomic<std::size_t> sent{0};
+    forEach(port, connections, people, never, [&](Browser& browser, std::size_t i) {
+      receipts[i] = receiptOf(browser, i);
+      if (receipts[i] != "lost" && receipts[i] != "unknown") return;
+      ++sent;
+      auto result = browser.postBare("/experience/submit", persons[i].body, "application/json", {{"Accept", "application/json"}});
       std::lock_guard lock(errorMutex);
-      if (resendErrors++ < 10) std::fprintf(stderr, "error: re-sending submission %zu: %s\n", i, describe(result).c_str());
-    }
-  });
-  std::size_t resent201 = 0, resent409 = 0, unsent409 = 0;
-  for (const std::size_t i : resend) {
-    if (statuses[i] == 201) ++resent201;
-    if (statuses[i] == 409) {
-      ++resent409;
-      if (persons[i].state == "unsent") ++unsent409;
-    }
+      if (result && result->status == 202) {
+        ++resent202;
+      } else if (result && result->status == 409) {
+        ++resent409;
+        if (persons[i].state == "unsent") ++unsent409;
+      } else if (resendErrors++ < 10) {
+        std::fprintf(stderr, "error: re-sending submission %zu: %s\n", i, describe(result).c_str());
+      }
+    });
+    if (sent == 0) break;
   }
 
-  // 2. What the anonymous store holds now.
+  // 2. Close the wave: every pool is written and the store shuffled.
+  if (!closeCommand.empty() && std::system(closeCommand.c_str()) != 0) fail("the close command failed: " + closeCommand);
+  std::size_t storedReceipts = 0;
+  forEach(port, connections, people, never, [&](Browser& browser, std::size_t i) { receipts[i] = receiptOf(browser, i); });
+  for (const auto& receipt : receipts) storedReceipts += receipt == "stored";
+
+  // 3. What the anonymous store holds now.
   std::vector<std::string> problems;
   StoreReader store(storeUrl);
   const StoreCounts now = storeCounts(store, wave);
   const long spent = now.spent - baseline.spent, responses = now.responses - baseline.responses;
-  const auto expected = static_cast<long>(acknowledgedBefore + resent201 + resent409);
-  if (spent != expected) problems.push_back("spent tokens " + std::to_string(spent) + " != acknowledged or 409 " + std::to_string(expected));
-  if (responses != expected) problems.push_back("stored responses " + std::to_string(responses) + " != " + std::to_string(expected));
-  if (expected != static_cast<long>(people)) problems.push_back("only " + std::to_string(expected) + " of " + std::to_string(people) + " people's answers are stored");
+  const auto expected = static_cast<long>(people);
+  if (spent != expected) problems.push_back("spent tokens " + std::to_string(spent) + " != people " + std::to_string(expected));
+  if (responses != expected) problems.push_back("stored responses " + std::to_string(responses) + " != people " + std::to_string(expected));
+  if (storedReceipts != people) problems.push_back(std::to_string(people - storedReceipts) + " receipts do not say stored after the close");
   if (unsent409 > 0) problems.push_back(std::to_string(unsent409) + " submissions never sent before the crash got 409");
   if (resendErrors > 0) problems.push_back(std::to_string(resendErrors) + " re-sends failed");
   if (header.at("unexpected").get<long>() > 0) problems.push_back(std::to_string(header.at("unexpected").get<long>()) + " unexpected answers before the kill");
@@ -1073,9 +1092,10 @@ int crashCheck(Options& options) {
     }
   }
 
-  std::printf("%s: %s  people %zu: acknowledged before the crash %zu, in flight %zu, unsent %zu; re-sent 201 %zu, re-sent 409 %zu; "
+  std::printf("%s: %s  people %zu: acknowledged before the crash %zu, in flight %zu, unsent %zu; re-sent 202 %zu, re-sent 409 %zu "
+              "in %zu rounds; "
               "stored responses %ld, spent tokens %ld, comment nonces %zu (duplicated %zu); integrity_check %s%s\n",
-              label.c_str(), problems.empty() ? "PASS" : "FAIL", people, acknowledgedBefore, inFlight, unsent, resent201, resent409,
+              label.c_str(), problems.empty() ? "PASS" : "FAIL", people, acknowledgedBefore, inFlight, unsent, resent202, resent409, rounds + 1,
               responses, spent, seen.size(), duplicated, integrity.c_str(), hashNote.c_str());
   for (const auto& problem : problems) std::printf("%s: problem: %s\n", label.c_str(), problem.c_str());
   return problems.empty() ? 0 : 1;
@@ -1093,7 +1113,8 @@ int main(int argc, char** argv) {
                  "                      --anonymous-db sqlite:PATH|pg:CONNINFO [--people 8000] [--connections 64]\n"
                  "                      [--kill-after 2.5] [--kill-fraction 0.75]\n"
                  "       belonging_soak crash-check --port P --state FILE --anonymous-db sqlite:PATH|pg:CONNINFO\n"
-                 "                      [--identified-sqlite PATH] [--connections 64] [--label NAME]\n");
+                 "                      [--identified-sqlite PATH] [--connections 64] [--label NAME] [--close-command CMD]\n"
+                 "                      [--lease-wait SECONDS]\n");
     return 2;
   }
   const std::string mode = argv[1];

@@ -75,6 +75,9 @@ required = ["admin", "networks", "experience"]
 [plugins.experience]
 # The load is many people from one address: the global submission budget would refuse them.
 submissions_per_minute = 10000000
+# The crash check waits out a killed server's lease before the pages re-send what it held.
+mix_lease_seconds = 2
+mix_check_seconds = 1
 TOML
 }
 
