@@ -676,7 +676,8 @@ TEST_CASE("answers reach the store only in shuffled batches of at least B, and t
       people.emplace_back(server.port(), "mixed" + std::to_string(people.size()));
       REQUIRE(people.back().obtainToken(waveId) == 200);
       CHECK(receiptOf(server.port(), waveId, people.back()) == "unknown");
-      auto sent = submitAnonymously(server.port(), submission(waveId, people.back(), {{"discrimination", "no"}}));
+      const std::string comment = "mix-nonce-" + std::to_string(people.size());
+      auto sent = submitAnonymously(server.port(), submission(waveId, people.back(), {{"discrimination", "no"}}, comment));
       REQUIRE(sent->status == 202);
       CHECK(json::parse(sent->body)["status"] == "received");
     }
@@ -686,6 +687,15 @@ TEST_CASE("answers reach the store only in shuffled batches of at least B, and t
   // B-1 arrivals: nothing written, every one pending.
   CHECK(storedResponses(server, waveId) == 0);
   for (const auto& person : people) CHECK(receiptOf(server.port(), waveId, person) == "pending");
+  if (!server.isPostgresql()) {
+    // Not a byte of a pooled answer in the store's file or its write-ahead log.
+    const auto dataDir = std::filesystem::path(server.configPath()).parent_path();
+    for (const char* file : {"belonging-anonymous.db", "belonging-anonymous.db-wal"}) {
+      std::ifstream in(dataDir / file, std::ios::binary);
+      const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      CHECK(bytes.find("mix-nonce-") == std::string::npos);
+    }
+  }
   // Past 2B-1 a batch is due whatever threshold the pool drew.
   arrive(2 * kBatch);
   long long stored = 0;
