@@ -12,12 +12,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 namespace belonging {
 namespace {
 
 /** Per-request state the pre-routing hook, the handler and the logger share (one thread). */
 struct RequestContext {
+  /** beginRequest ran for this request: cpp-httplib skips the pre-routing hook for unparsable ones. */
+  bool begun = false;
   std::chrono::steady_clock::time_point started;
   std::string requestId;
   const RegisteredRoute* route = nullptr;
@@ -164,6 +167,10 @@ HttpServer::HttpServer(Application& application)
     });
   }
   accessLog_ = std::make_unique<AccessLog>(application_.config.accessLog);
+  // With the access log off, nothing is ever written, so no thread need look for ended days.
+  anonymousTally_ = std::make_unique<AnonymousTally>(
+      [log = accessLog_.get()](const std::vector<std::string>& lines) { log->writeLines(lines); }, isoDate,
+      accessLog_->enabled() ? std::chrono::milliseconds(kTallyCheckInterval) : std::chrono::milliseconds(0));
 
   // Nagle's algorithm delays the body behind the headers: ~300 requests/s without this flag.
   server_->set_tcp_nodelay(true);
@@ -204,12 +211,7 @@ HttpServer::HttpServer(Application& application)
   }
 
   server_->set_pre_routing_handler([this](const httplib::Request& raw, httplib::Response& out) {
-    context = RequestContext{};
-    context.started = std::chrono::steady_clock::now();
-    context.match = application_.registry.match(raw.method, raw.path);
-    context.route = context.match.route;
-    context.anonymous = context.route && context.route->route.anonymous;
-    if (!context.anonymous) context.requestId = nextRequestId();
+    beginRequest(raw);
     std::size_t headerBytes = raw.target.size();
     for (const auto& [name, value] : raw.headers) headerBytes += name.size() + value.size() + 4;
     if (headerBytes > static_cast<std::size_t>(application_.config.server.maxHeaderBytes)) {
@@ -244,6 +246,7 @@ HttpServer::HttpServer(Application& application)
 
   // Errors cpp-httplib raises itself (400 malformed, 413 too large, 404 under /static).
   server_->set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& raw, httplib::Response& out) {
+    if (!context.begun) beginRequest(raw);
     if (!out.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
     Request request;
     request.path = raw.path;
@@ -260,8 +263,13 @@ HttpServer::HttpServer(Application& application)
     return httplib::Server::HandlerResponse::Handled;
   }));
 
-  server_->set_exception_handler([this](const httplib::Request&, httplib::Response& out, std::exception_ptr) {
-    application_.logger.error("unhandled exception in the HTTP layer");
+  server_->set_exception_handler([this](const httplib::Request& raw, httplib::Response& out, std::exception_ptr) {
+    if (!context.begun) beginRequest(raw);
+    if (context.anonymous) {
+      anonymousTally_->error(context.route->route.pattern, raw.method, "unhandled exception in the HTTP layer");
+    } else {
+      application_.logger.error("unhandled exception in the HTTP layer");
+    }
     out.status = 500;
     out.set_content("Internal server error", "text/plain; charset=utf-8");
   });
@@ -277,6 +285,18 @@ void HttpServer::run(const std::string& host, int port, const std::function<void
   if (listeningSocket_ >= 0) ::listen(listeningSocket_, kListenBacklog);
   ready(bound);
   server_->listen_after_bind();
+  // Every worker has finished (listen joins them): the partial day is complete, write it now.
+  anonymousTally_->writeAll();
+}
+
+void HttpServer::beginRequest(const httplib::Request& raw) {
+  context = RequestContext{};
+  context.begun = true;
+  context.started = std::chrono::steady_clock::now();
+  context.match = application_.registry.match(raw.method, raw.path);
+  context.route = context.match.route;
+  context.anonymous = context.route && context.route->route.anonymous;
+  if (!context.anonymous) context.requestId = nextRequestId();
 }
 
 void HttpServer::stop() { server_->stop(); }
@@ -414,6 +434,15 @@ void HttpServer::dispatch(const httplib::Request& raw, httplib::Response& out) {
   request.path = raw.path;
   request.anonymous = context.anonymous;
   request.requestId = context.requestId;
+  // On an anonymous request, whatever is logged from here on (a plugin's handler, the database
+  // layer, the renderer) is counted for the day instead of written with a time.
+  std::optional<DivertedLogScope> divertLog;
+  if (context.anonymous) {
+    divertLog.emplace([this, &raw, registered = context.route](std::string_view level, std::string_view message) {
+      anonymousTally_->error(registered->route.pattern, raw.method,
+                             level == "error" ? std::string(message) : std::string(level) + ": " + std::string(message));
+    });
+  }
 
   if (!context.route) {
     application_.renderer->errorPage(request, response, context.match.otherMethod ? 405 : 404,
@@ -520,9 +549,12 @@ void HttpServer::dispatch(const httplib::Request& raw, httplib::Response& out) {
   try {
     route.handler(request, response);
   } catch (const std::exception& error) {
-    application_.logger.error((request.anonymous ? std::string("anonymous route ") + route.pattern
-                                                 : "request " + request.requestId + " " + route.pattern) +
-                              ": " + error.what());
+    if (request.anonymous) {
+      // Counted for the day, not logged: the application log is ordered and timed too.
+      anonymousTally_->error(route.pattern, request.method, error.what());
+    } else {
+      application_.logger.error("request " + request.requestId + " " + route.pattern + ": " + error.what());
+    }
     response = Response{};
     application_.database->recoverBrokenConnections();
     application_.renderer->errorPage(request, response, 500, "Sorry, there is a problem with the service",
@@ -539,8 +571,12 @@ void HttpServer::writeResponse(const Request& request, Response& response, httpl
   for (const auto& [name, value] : response.headers) {
     const bool isLocation = lowercase(name) == "location";
     if (!isSafeHeader(name, value) || (isLocation && !isSafeLocalPath(value))) {
-      application_.logger.error((request.anonymous ? std::string("anonymous route") : "request " + request.requestId) +
-                                ": refused an unsafe response header " + lowercase(name).substr(0, 64));
+      const std::string problem = "refused an unsafe response header " + lowercase(name).substr(0, 64);
+      if (request.anonymous && context.route) {
+        anonymousTally_->error(context.route->route.pattern, request.method, problem);
+      } else {
+        application_.logger.error("request " + request.requestId + ": " + problem);
+      }
       Response refused;
       application_.renderer->errorPage(request, refused, 500, "Sorry, there is a problem with the service",
                                        "Try again later. If it keeps happening, quote the reference below "
@@ -568,26 +604,26 @@ void HttpServer::writeResponse(const Request& request, Response& response, httpl
 }
 
 void HttpServer::logAccess(const httplib::Request& raw, const httplib::Response& out) {
-  if (!accessLog_->enabled()) return;
+  if (!context.begun) beginRequest(raw);
   if (context.anonymous) {
-    // Neither address, nor time finer than the day, nor request id: nothing that could be
-    // matched against the sign-in records of whoever was online at that moment.
-    accessLog_->write({{"date", isoDate()},
+    // No line at all, not even a dateless one: its place in the file, between timestamped lines
+    // of identified requests, would date it. A count for the day instead (AnonymousTally).
+    anonymousTally_->count(context.route->route.pattern, raw.method, out.status);
+  } else if (accessLog_->enabled()) {
+    const auto elapsed = std::chrono::steady_clock::now() - context.started;
+    accessLog_->write({{"time", isoTimestamp()},
+                       {"request_id", context.requestId},
+                       {"remote_addr", clientAddress(raw)},
                        {"method", raw.method},
-                       {"route", context.route->route.pattern},
-                       {"status", out.status}});
-    return;
+                       {"path", raw.path},
+                       {"status", out.status},
+                       {"bytes", out.body.size()},
+                       {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                       {"user_id", context.userId}});
   }
-  const auto elapsed = std::chrono::steady_clock::now() - context.started;
-  accessLog_->write({{"time", isoTimestamp()},
-                     {"request_id", context.requestId},
-                     {"remote_addr", clientAddress(raw)},
-                     {"method", raw.method},
-                     {"path", raw.path},
-                     {"status", out.status},
-                     {"bytes", out.body.size()},
-                     {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                     {"user_id", context.userId}});
+  // This runs last for every request: the next one on this thread starts clean even if
+  // cpp-httplib cannot parse it and so never calls the pre-routing hook.
+  context = RequestContext{};
 }
 
 } // namespace belonging

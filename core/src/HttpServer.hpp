@@ -3,6 +3,7 @@
 // the middleware every request passes through: limits, security headers, identity, CSRF,
 // permission checks, error pages and the access log.
 
+#include "AnonymousTally.hpp"
 #include "Application.hpp"
 
 #include <functional>
@@ -29,6 +30,8 @@ public:
   void stop();
 
 private:
+  /** Matches the route and sets up the thread's per-request state. */
+  void beginRequest(const httplib::Request& raw);
   void dispatch(const httplib::Request& raw, httplib::Response& out);
   void authenticate(const httplib::Request& raw, Request& request, Response& response,
                     std::string& sessionId);
@@ -44,6 +47,10 @@ private:
   const std::string secret_;
   std::unique_ptr<httplib::Server> server_;
   std::unique_ptr<AccessLog> accessLog_;
+  /** Declared after accessLog_, so it is destroyed first and can still write the partial day. */
+  std::unique_ptr<AnonymousTally> anonymousTally_;
+  /** How often ended days are looked for: a day's counts appear within this of midnight UTC. */
+  static constexpr std::chrono::minutes kTallyCheckInterval{1};
   int listeningSocket_ = -1;
   static constexpr int kListenBacklog = 1024;
 };

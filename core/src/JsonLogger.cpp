@@ -5,6 +5,17 @@
 #include <stdexcept>
 
 namespace belonging {
+namespace {
+thread_local const DivertedLogScope::Divert* divertedLog = nullptr;
+} // namespace
+
+DivertedLogScope::DivertedLogScope(Divert divert) : divert_(std::move(divert)), previous_(divertedLog) {
+  divertedLog = &divert_;
+}
+
+DivertedLogScope::~DivertedLogScope() { divertedLog = previous_; }
+
+const DivertedLogScope::Divert* DivertedLogScope::current() { return divertedLog; }
 
 std::string isoTimestamp() {
   const auto now = std::chrono::system_clock::now();
@@ -30,6 +41,10 @@ std::string isoDate() {
 }
 
 void JsonLogger::write(const char* level, std::string_view message) {
+  if (const auto* divert = DivertedLogScope::current()) {
+    (*divert)(level, message);
+    return;
+  }
   if (quiet_ && std::string_view(level) == "info") return;
   const std::string line =
       nlohmann::json{{"time", isoTimestamp()}, {"level", level}, {"message", message}}.dump(
@@ -56,6 +71,15 @@ AccessLog::~AccessLog() {
 void AccessLog::write(const nlohmann::json& line) {
   if (!file_) return;
   const std::string text = line.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  std::lock_guard lock(mutex_);
+  std::fwrite(text.data(), 1, text.size(), file_);
+  std::fflush(file_);
+}
+
+void AccessLog::writeLines(const std::vector<std::string>& lines) {
+  if (!file_ || lines.empty()) return;
+  std::string text;
+  for (const auto& line : lines) text += line + "\n";
   std::lock_guard lock(mutex_);
   std::fwrite(text.data(), 1, text.size(), file_);
   std::fflush(file_);

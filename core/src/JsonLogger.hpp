@@ -1,16 +1,39 @@
 #pragma once
 // Application log and access log, one JSON object per line so that log shippers parse them
-// without guessing. The access log has a reduced form for anonymous routes.
+// without guessing. Anonymous routes get no line of their own: AnonymousTally writes their
+// daily counts here.
 
 #include <belonging/Host.hpp>
 
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
+#include <functional>
 #include <mutex>
 #include <string>
+#include <vector>
 
 namespace belonging {
+
+/**
+ * While one is alive on a thread, the application log's lines from that thread go to it instead
+ * of standard error. The core opens one around each anonymous request: a timed line would date
+ * the request (DESIGN §5), so whatever a plugin or the core logs there is counted, not written.
+ */
+class DivertedLogScope {
+public:
+  using Divert = std::function<void(std::string_view level, std::string_view message)>;
+  explicit DivertedLogScope(Divert divert);
+  ~DivertedLogScope();
+  DivertedLogScope(const DivertedLogScope&) = delete;
+  DivertedLogScope& operator=(const DivertedLogScope&) = delete;
+  /** The innermost scope's diversion on this thread, or null. */
+  static const Divert* current();
+
+private:
+  Divert divert_;
+  const Divert* previous_;
+};
 
 /** Application log on standard error. */
 class JsonLogger final : public Logger {
@@ -35,6 +58,8 @@ public:
   AccessLog(const AccessLog&) = delete;
   AccessLog& operator=(const AccessLog&) = delete;
   void write(const nlohmann::json& line);
+  /** Writes already-serialised JSON lines together, none interleaved with another thread's. */
+  void writeLines(const std::vector<std::string>& lines);
   bool enabled() const { return file_ != nullptr; }
 
 private:

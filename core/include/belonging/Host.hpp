@@ -19,7 +19,10 @@
 
 namespace belonging {
 
-/** Structured log lines (JSON) on standard error. Never log personal data. */
+/**
+ * Structured log lines (JSON) on standard error. Never log personal data. Lines logged while an
+ * anonymous route is served are not written but counted for the day (DESIGN §5).
+ */
 class Logger {
 public:
   virtual ~Logger() = default;

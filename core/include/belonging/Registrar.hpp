@@ -17,7 +17,10 @@
 
 namespace belonging {
 
-/** Handles a request. May throw: the core answers 500 and logs the error with the request id. */
+/**
+ * Handles a request. May throw: the core answers 500 and logs the error with the request id
+ * (on an anonymous route, counts it for the day instead).
+ */
 using Handler = std::function<void(const Request&, Response&)>;
 
 /** Route access levels that are not permissions. */
@@ -32,8 +35,10 @@ struct Route {
   std::string permission = kSignedIn;
   /**
    * An anonymous route ignores cookies and sign-in, gets no request id or client address,
-   * writes no audit record and is logged with neither address nor time finer than the day.
-   * Anonymous routes must be kPublic.
+   * writes no audit record and leaves no log line: the core keeps only daily counts by route,
+   * method and status, and counts its errors rather than logging them. Anonymous routes must
+   * be kPublic. Whatever the handler logs through Host::logger is counted the same way; each
+   * anonymous route also needs a silent location in config/nginx/belonging.conf.
    */
   bool anonymous = false;
   /**
