@@ -97,7 +97,7 @@ trusted_proxies = ["127.0.0.1"]
 [log]
 access_log = "$T/belonging/access.log"
 [plugins]
-enabled = ["admin", "networks"]
+enabled = ["admin", "networks", "experience"]
 required = ["admin"]
 TOML
 export BELONGING_EXPERIENCE_KEY=${BELONGING_EXPERIENCE_KEY:-$(openssl rand -hex 32)}
@@ -409,6 +409,48 @@ else
     fail "/healthz during the slow client: status $status"
 fi
 
+# 10. Anonymous routes leave no line in nginx's access log or error log: not when answered, not
+#     when nginx itself refuses a body that is too large, not over plain HTTP. (Belonging's own
+#     counts are checked after it stops, below.)
+ngx_logs=$T/nginx/logs
+errors_before=$(grep -c '' "$ngx_logs/error.log" || true)
+anon=()
+anon+=("GET /experience/code $(https_curl -o /dev/null -w '%{http_code}' "$HTTPS/experience/code" || true)")
+anon+=("POST /experience/code $(https_curl -o /dev/null -w '%{http_code}' --data 'code=0000' "$HTTPS/experience/code" || true)")
+anon+=("POST /experience/code/answers $(https_curl -o /dev/null -w '%{http_code}' --data 'code=0000' \
+    "$HTTPS/experience/code/answers" || true)")
+anon+=("POST /experience/submit $(https_curl -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+    --data '{"wave":' "$HTTPS/experience/submit" || true)")
+anon+=("POST /experience/submit (2 MiB) $(https_curl -o /dev/null -w '%{http_code}' \
+    -H 'Content-Type: application/octet-stream' --data-binary @"$T/big.bin" "$HTTPS/experience/submit" || true)")
+anon+=("GET /experience/receipt/x $(https_curl -o /dev/null -w '%{http_code}' "$HTTPS/experience/receipt/x" || true)")
+anon+=("GET http://…/experience/code $(curl -sS --max-time 10 -o /dev/null -w '%{http_code}' -H "Host: $NAME" \
+    "http://127.0.0.1:$HTTP_PORT/experience/code" || true)")
+# The same refusal on an identified route, and a request after everything: both must be logged,
+# so the absence above means something.
+https_curl -o /dev/null -H 'Content-Type: application/octet-stream' --data-binary @"$T/big.bin" \
+    "$HTTPS/signin?after-anonymous" || true
+https_curl -o /dev/null "$HTTPS/healthz?after-anonymous" || true
+sleep 0.2
+printf '# anonymous requests through nginx (route status): %s\n' "$(IFS=,; echo "${anon[*]}")"
+if [[ ${anon[0]} != *' 200' || ${anon[3]} != *' 400' || ${anon[4]} != *' 413' || ${anon[6]} != *' 301' ]]; then
+    fail "anonymous routes through nginx: unexpected statuses: ${anon[*]}"
+elif grep -q '/experience/' "$ngx_logs/access.log"; then
+    fail "nginx's access log has a line for an anonymous route: $(grep '/experience/' "$ngx_logs/access.log" | head -n1)"
+elif ! grep -q 'healthz?after-anonymous' "$ngx_logs/access.log"; then
+    fail "nginx's access log did not record the identified request after the anonymous ones"
+else
+    pass "anonymous routes leave no line in nginx's access log (identified requests still do)"
+fi
+new_errors=$(tail -n +"$((errors_before + 1))" "$ngx_logs/error.log")
+if grep -q '/experience/' <<<"$new_errors"; then
+    fail "nginx's error log has a line for an anonymous route: $(grep '/experience/' <<<"$new_errors" | head -n1)"
+elif ! grep -q 'signin?after-anonymous' <<<"$new_errors"; then
+    fail "nginx's error log did not record the too-large body on an identified route (is the check blind?)"
+else
+    pass "anonymous routes leave no line in nginx's error log, even for nginx's own 413"
+fi
+
 # Last: Belonging stops cleanly (under scripts/test it is the ASan build: a sanitizer report
 # makes it exit non-zero).
 kill -TERM "$BELONGING_PID"
@@ -421,6 +463,19 @@ if ((belonging_rc == 0)); then
     pass "belonging serve exits 0 on SIGTERM"
 else
     fail "belonging serve exited $belonging_rc on SIGTERM: $(tail -n 20 "$T/belonging.out")"
+fi
+
+# 11. Belonging wrote no line per anonymous request either, only the day's counts by route,
+#     method and status, written when it stopped.
+blog=$T/belonging/access.log
+per_request=$(grep -E '/experience/(submit|code)' "$blog" | grep -vE '"(count|errors)":' || true)
+if [[ -n $per_request ]]; then
+    fail "Belonging's access log has a per-request line for an anonymous route: $(head -n1 <<<"$per_request")"
+elif ! grep -qE '^\{"date":"[0-9-]{10}","route":"/experience/code","method":"GET","status":200,"count":1\}$' "$blog" ||
+    ! grep -qE '^\{"date":"[0-9-]{10}","route":"/experience/submit","method":"POST","status":400,"count":1\}$' "$blog"; then
+    fail "Belonging's daily counts for anonymous routes are missing: $(grep '"route":"/experience/' "$blog" | tr '\n' ' ')"
+else
+    pass "Belonging kept only daily counts for anonymous routes ($(grep -c '"route":"/experience/' "$blog") count lines)"
 fi
 
 printf '1..%d\n' "$checks"
