@@ -183,7 +183,7 @@ private:
 
   static void addAnonymousRoutes(ExperienceService& service) {
     // Anonymous: no cookie, session, address or request id reaches these handlers, and the
-    // access log keeps neither address nor time finer than the day.
+    // access log keeps only the day's counts by route and status.
     experience::addRoute(service, {"POST", "/experience/submit", belonging::kPublic, true, true, [&service](const Request& request, Response& response) {
       json body = json::parse(request.body, nullptr, false);
       if (!body.is_object()) throw ExperienceError(400, "The request body must be a JSON object.");

@@ -401,13 +401,17 @@ TEST_CASE("paper codes: one-time, no sign-in, no JavaScript", "[integration][exp
   auto saved = holder.post("/experience/code", {{"code", codes[0]}});
   CHECK(saved->status == 200);
   CHECK(saved->body.find("Your answers are saved") != std::string::npos);
-  // The anonymous routes logged no address and no time finer than the day.
+  // While serving, the anonymous routes leave no line at all; stopped, the server writes the
+  // day's counts, with neither address nor time finer than the day.
+  CHECK(server.accessLog().find("/experience/code") == std::string::npos);
+  server.stop();
   const std::string log = server.accessLog();
   std::size_t anonymousLines = 0;
   std::istringstream lines(log);
   for (std::string line; std::getline(lines, line);) {
     if (line.find("/experience/code") == std::string::npos) continue;
     ++anonymousLines;
+    CHECK(line.find("\"count\"") != std::string::npos);
     CHECK(line.find("127.0.0.1") == std::string::npos);
     CHECK_FALSE(std::regex_search(line, std::regex("T\\d\\d:\\d\\d")));
   }
