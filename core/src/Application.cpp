@@ -1,6 +1,7 @@
 #include "Application.hpp"
 
 #include "Crypto.hpp"
+#include "StoreSeparation.hpp"
 
 #include <soci/soci.h>
 
@@ -23,11 +24,11 @@ std::string staticVersion(const std::filesystem::path& directory) {
 Application::Application(Config configuration) : config(std::move(configuration)) {
   database = std::make_unique<SociDatabase>(config.database.url, config.database.poolSize);
   if (!database->ping()) throw DatabaseError("the database does not answer: " + config.database.url);
-  const std::string anonymousUrl = config.database.anonymousUrl.empty()
-                                       ? anonymousStoreUrl(config.database.url)
-                                       : config.database.anonymousUrl;
-  anonymousDatabase = std::make_unique<SociDatabase>(anonymousUrl, config.database.poolSize, StoreKind::Anonymous);
-  if (!anonymousDatabase->ping()) throw DatabaseError("the anonymous store does not answer: " + anonymousUrl);
+  AnonymousStoreOpening anonymous =
+      openAnonymousStore(*database, config.database.url, config.database.anonymousUrl, config.database.poolSize);
+  anonymousDatabase = std::move(anonymous.store);
+  anonymousStoreAdvice_ = std::move(anonymous.advice);
+  if (!anonymousDatabase->ping()) throw DatabaseError("the anonymous store does not answer");
   renderer = std::make_unique<MustacheRenderer>(
       registry, LayoutSettings{config.server.serviceName, config.server.organisationName,
                                config.server.phase, staticVersion(config.server.staticDir)});
@@ -55,6 +56,10 @@ Application::~Application() {
 }
 
 void Application::migrate() {
+  // Before anything is written: a pre-v2 anonymous store inside the identified database must
+  // be moved out first (belonging move-anonymous-schema), or its answers would be left behind.
+  refuseLegacyAnonymousSchema(*database);
+  if (!anonymousStoreAdvice_.empty()) logger.info(anonymousStoreAdvice_);
   const auto& all = registry.migrations();
   auto run = [&](const std::string& plugin) {
     const auto found = all.find(plugin);

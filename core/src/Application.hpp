@@ -23,7 +23,10 @@ public:
   explicit Application(Config config);
   ~Application();
 
-  /** Applies pending migrations: the core's first, then each plugin's in load order. */
+  /**
+   * Applies pending migrations: the core's first, then each plugin's in load order. Throws
+   * DatabaseError first if a pre-v2 anonymous store is still inside the identified database.
+   */
   void migrate();
   /** Every plugin's subject-access export for the user, keyed by plugin name. */
   nlohmann::json exportUserData(std::int64_t userId);
@@ -45,6 +48,9 @@ public:
   std::unique_ptr<SessionStore> sessions;
   std::unique_ptr<SigninThrottle> throttle;
   std::unique_ptr<PluginLoader> plugins;
+
+private:
+  std::string anonymousStoreAdvice_; ///< Logged once by migrate(), where `serve` logs, and CLI commands stay quiet.
 };
 
 /** Registers the core's routes, templates, migrations and permissions. */

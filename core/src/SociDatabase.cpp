@@ -1,5 +1,7 @@
 #include "SociDatabase.hpp"
 
+#include "PostgresConnectionString.hpp"
+
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/soci.h>
 #include <soci/sqlite3/soci-sqlite3.h>
@@ -24,7 +26,10 @@ ParsedUrl parseUrl(const std::string& url) {
     return {Dialect::Sqlite, path};
   }
   if (url.starts_with("postgresql://") || url.starts_with("postgres://")) {
-    return {Dialect::Postgresql, url};
+    // SOCI 4.0 re-splits its connection string at "=" and blanks: a URI with no "?option=" reached
+    // libpq with "=" glued to the database name ("belonging="). libpq's own reading of the URI,
+    // written out as keywords, is what SOCI gets instead.
+    return {Dialect::Postgresql, PostgresConnectionString(url).toString()};
   }
   if (url.starts_with("postgresql:")) return {Dialect::Postgresql, url.substr(11)};
   if (url.find('=') != std::string::npos) return {Dialect::Postgresql, url};
@@ -57,27 +62,9 @@ void replaceAll(std::string& text, std::string_view from, std::string_view to) {
   }
 }
 
-// libpq reads start-up options from the connection string, so every connection, including
-// one re-established after PostgreSQL restarts, lands in the anonymous schema without
-// relying on a SET that a reconnect would forget.
-std::string withSearchPath(const std::string& connect) {
-  const std::string schema = kAnonymousSchema;
-  if (connect.starts_with("postgresql://") || connect.starts_with("postgres://")) {
-    return connect + (connect.find('?') == std::string::npos ? "?" : "&") +
-           "options=-csearch_path%3D" + schema;
-  }
-  return connect + " options='-c search_path=" + schema + "'";
-}
-
 } // namespace
 
-std::string anonymousStoreUrl(const std::string& identifiedUrl) {
-  if (!identifiedUrl.starts_with("sqlite:")) return identifiedUrl;
-  std::filesystem::path file(identifiedUrl.substr(7));
-  const std::string extension = file.extension().string();
-  file.replace_filename(file.stem().string() + "-anonymous" + (extension.empty() ? ".db" : extension));
-  return "sqlite:" + file.string();
-}
+Dialect urlDialect(const std::string& url) { return parseUrl(url).dialect; }
 
 std::int64_t unixNow() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -86,7 +73,7 @@ std::int64_t unixNow() {
 }
 
 SociDatabase::SociDatabase(const std::string& url, int poolSize, StoreKind kind) {
-  ParsedUrl parsed = parseUrl(url);
+  const ParsedUrl parsed = parseUrl(url);
   dialect_ = parsed.dialect;
   size_ = static_cast<std::size_t>(std::max(1, poolSize));
   pool_ = std::make_unique<soci::connection_pool>(size_);
@@ -96,19 +83,6 @@ SociDatabase::SociDatabase(const std::string& url, int poolSize, StoreKind kind)
       std::error_code ignored;
       std::filesystem::create_directories(file.parent_path(), ignored);
     }
-  }
-  if (dialect_ == Dialect::Postgresql && kind == StoreKind::Anonymous) {
-    try {
-      soci::session setup(soci::postgresql, parsed.connect);
-      setup << "CREATE SCHEMA IF NOT EXISTS " + std::string(kAnonymousSchema);
-    } catch (const std::exception& error) {
-      // Another instance starting at the same moment may have created it first.
-      if (std::string(error.what()).find("already exists") == std::string::npos) {
-        throw DatabaseError("cannot create the anonymous store's schema " + std::string(kAnonymousSchema) +
-                            ": " + error.what());
-      }
-    }
-    parsed.connect = withSearchPath(parsed.connect);
   }
   for (std::size_t i = 0; i < size_; ++i) {
     soci::session& sql = pool_->at(i);
@@ -185,6 +159,15 @@ std::string SociDatabase::portableSql(const Migration& migration) const {
   return sql;
 }
 
+std::vector<std::string> SociDatabase::statements(const Migration& migration) const {
+  return splitStatements(portableSql(migration));
+}
+
+void SociDatabase::createMigrationsTable(soci::session& sql) {
+  sql << "CREATE TABLE IF NOT EXISTS belonging_migrations (plugin TEXT NOT NULL, id TEXT NOT "
+         "NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (plugin, id))";
+}
+
 void SociDatabase::lockForMigration(soci::session& sql) {
   // Two instances starting together on one PostgreSQL must not both apply a migration: a
   // transaction-scoped advisory lock serialises them, and each re-reads what is applied.
@@ -200,8 +183,7 @@ std::vector<std::string> SociDatabase::migrate(const std::string& plugin,
   {
     soci::transaction setup(sql);
     lockForMigration(sql);
-    sql << "CREATE TABLE IF NOT EXISTS belonging_migrations (plugin TEXT NOT NULL, id TEXT NOT "
-           "NULL, applied_at BIGINT NOT NULL, PRIMARY KEY (plugin, id))";
+    createMigrationsTable(sql);
     setup.commit();
   }
   for (const Migration& migration : migrations) {
@@ -212,9 +194,7 @@ std::vector<std::string> SociDatabase::migrate(const std::string& plugin,
       sql << "SELECT COUNT(*) FROM belonging_migrations WHERE plugin = :p AND id = :i",
           soci::use(plugin), soci::use(migration.id), soci::into(done);
       if (done != 0) continue;
-      for (const std::string& statement : splitStatements(portableSql(migration))) {
-        sql << statement;
-      }
+      for (const std::string& statement : statements(migration)) sql << statement;
       const std::int64_t now = unixNow();
       sql << "INSERT INTO belonging_migrations (plugin, id, applied_at) VALUES (:p, :i, :t)",
           soci::use(plugin), soci::use(migration.id), soci::use(now);

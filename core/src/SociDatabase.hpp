@@ -22,18 +22,11 @@ public:
 /** Which of the two stores (DESIGN §5) a database is. */
 enum class StoreKind {
   Identified, ///< Accounts, memberships, issuance records.
-  Anonymous,  ///< Submissions and spent-token hashes: secure_delete, full durability, own schema.
+  Anonymous,  ///< Submissions and spent-token hashes: its own file or database, full durability.
 };
 
-/**
- * The anonymous store's URL when none is configured: beside the identified SQLite file
- * ("data/belonging.db" -> "data/belonging-anonymous.db"), or the same PostgreSQL database,
- * where the store keeps to its own schema.
- */
-std::string anonymousStoreUrl(const std::string& identifiedUrl);
-
-/** The PostgreSQL schema that holds the anonymous store. */
-inline constexpr const char* kAnonymousSchema = "belonging_anonymous";
+/** The dialect a database URL names; throws DatabaseError when it names none. */
+Dialect urlDialect(const std::string& url);
 
 class SociDatabase final : public Database {
 public:
@@ -64,10 +57,17 @@ public:
    * order. Returns the ids applied. Throws DatabaseError naming the plugin and migration.
    */
   std::vector<std::string> migrate(const std::string& plugin, std::vector<Migration> migrations);
-
-private:
+  /** The migration's statements for this dialect, one per element, in order. */
+  std::vector<std::string> statements(const Migration& migration) const;
+  /** Creates the table that records applied migrations, if missing, on `sql`. */
+  static void createMigrationsTable(soci::session& sql);
+  /**
+   * On PostgreSQL, a transaction-scoped lock that serialises migrations (and moves) between
+   * instances starting together; nothing on SQLite, whose writers queue anyway.
+   */
   void lockForMigration(soci::session& sql);
 
+private:
   Dialect dialect_ = Dialect::Sqlite;
   std::size_t size_ = 0;
   std::unique_ptr<soci::connection_pool> pool_;

@@ -2,6 +2,7 @@
 
 #include "Application.hpp"
 #include "HttpServer.hpp"
+#include "StoreSeparation.hpp"
 #include "SuppressCommand.hpp"
 
 #include <CLI/CLI.hpp>
@@ -144,7 +145,36 @@ void seedDemo(Application& application) {
   for (const auto& [plugin, seed] : application.registry.demoData()) seed();
 }
 
-const std::set<std::string, std::less<>> kCoreCommands{"serve", "migrate", "demo", "plugins", "user", "token", "suppress"};
+/** `belonging move-anonymous-schema`: the one way out of the pre-v2 PostgreSQL layout. */
+int moveAnonymousSchema(Application& application) {
+  const LegacyMoveReport report = moveLegacyAnonymousSchema(*application.database, *application.anonymousDatabase,
+                                                            application.registry.anonymousMigrations());
+  if (!report.found) {
+    std::printf("The identified database has no tables in the schema %s: nothing to move.\n", kLegacyAnonymousSchema);
+    return 0;
+  }
+  std::string moved;
+  for (const auto& [table, rows] : report.tables) {
+    std::printf("  %-40s %lld rows\n", table.c_str(), static_cast<long long>(rows));
+    moved += (moved.empty() ? "" : ", ") + table + " (" + std::to_string(rows) + ")";
+  }
+  try {
+    application.audit->recordAs("cli", "anonymous-store.move", std::string("schema:") + kLegacyAnonymousSchema, moved);
+  } catch (const std::exception& error) {
+    // The move itself is committed: say so rather than report a failure.
+    std::fprintf(stderr, "belonging: the move is complete, but its audit record could not be written: %s\n", error.what());
+  }
+  std::printf(report.alreadyCopied
+                  ? "The anonymous store's own database already held an exact copy (an earlier move stopped before "
+                    "the end); the schema %s is now dropped from the identified database.\n"
+                  : "Copied into the anonymous store's own database in one transaction, checked every row, and "
+                    "dropped the schema %s from the identified database.\n",
+              kLegacyAnonymousSchema);
+  return 0;
+}
+
+const std::set<std::string, std::less<>> kCoreCommands{"serve", "migrate", "demo", "plugins", "user", "token", "suppress",
+                                                         "move-anonymous-schema"};
 
 /**
  * A plugin's subcommand (`belonging experience codes …`): the core parses only the global
@@ -206,6 +236,10 @@ int main(int argc, char** argv) {
   auto* migrateCommand = cli.add_subcommand("migrate", "Apply pending database migrations");
   auto* demoCommand = cli.add_subcommand("demo", "Create the demo sign-ins and data (idempotent)");
   auto* pluginsCommand = cli.add_subcommand("plugins", "List the enabled plugins and whether they load");
+  auto* moveCommand = cli.add_subcommand(
+      "move-anonymous-schema",
+      "Move a PostgreSQL anonymous store kept before v2 in the schema belonging_anonymous of the identified "
+      "database into its own database (stop every instance first)");
 
   auto* userCommand = cli.add_subcommand("user", "Manage local accounts");
   userCommand->require_subcommand(1);
@@ -284,6 +318,8 @@ int main(int argc, char** argv) {
       }
       return 0;
     }
+    // Before migrate(), which refuses to run while the old schema is there.
+    if (moveCommand->parsed()) return moveAnonymousSchema(application);
     application.migrate();
     if (migrateCommand->parsed()) {
       std::printf("The database is up to date.\n");

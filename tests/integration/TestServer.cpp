@@ -56,21 +56,27 @@ TestDatabase::TestDatabase(const TempDirectory& directory) {
   const char* admin = std::getenv("BELONGING_TEST_DATABASE");
   if (!admin || !*admin) {
     url_ = "sqlite:" + (directory / "belonging.db").string();
+    anonymousUrl_ = "sqlite:" + (directory / "belonging-anonymous.db").string();
     return;
   }
   admin_ = admin;
   name_ = "belonging_test_" + std::to_string(getpid()) + "_" + std::to_string(databaseCounter++);
   soci::session sql(soci::postgresql, admin_);
-  sql << "DROP DATABASE IF EXISTS " + name_; // Names are generated here, never user input.
+  // Names are generated here, never user input. The server creates the anonymous store's
+  // database itself (its own, never a schema of this one), named after this one.
+  for (const std::string& name : {name_, name_ + "_anonymous"}) sql << "DROP DATABASE IF EXISTS " + name;
   sql << "CREATE DATABASE " + name_;
   url_ = std::regex_replace(admin_, std::regex("dbname=\\S+"), "dbname=" + name_);
+  anonymousUrl_ = std::regex_replace(admin_, std::regex("dbname=\\S+"), "dbname=" + name_ + "_anonymous");
 }
 
 TestDatabase::~TestDatabase() {
   if (name_.empty()) return;
   try {
     soci::session sql(soci::postgresql, admin_);
-    sql << "DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)";
+    for (const std::string& name : {name_, name_ + "_anonymous"}) {
+      sql << "DROP DATABASE IF EXISTS " + name + " WITH (FORCE)";
+    }
   } catch (const std::exception&) {
     // The server is throwaway; a leftover database does no harm.
   }
@@ -105,6 +111,7 @@ TestServer::TestServer(ServerOptions options)
                              << "\nstatic_dir = \"" << BELONGING_SOURCE_DIR << "/web/static\"\n"
                              << options.serverConfig << "\n"
                              << "[database]\nurl = \"" << database_->url() << "\"\npool_size = 4\n"
+                             << options.databaseConfig << "\n"
                              << "[log]\naccess_log = \"" << (*directory_ / "access.log").string() << "\"\n"
                              << "[plugins]\nenabled = [" << enabled << "]\nrequired = []\ndirectory = \""
                              << plugins.string() << "\"\n"

@@ -21,10 +21,13 @@ public:
   TestDatabase(const TestDatabase&) = delete;
   TestDatabase& operator=(const TestDatabase&) = delete;
   const std::string& url() const { return url_; }
+  /** Where the server keeps the anonymous store by default: a file beside, or `<name>_anonymous`. */
+  const std::string& anonymousUrl() const { return anonymousUrl_; }
   bool isPostgresql() const { return !name_.empty(); }
 
 private:
   std::string url_;
+  std::string anonymousUrl_;
   std::string name_;
   std::string admin_;
 };
@@ -39,6 +42,7 @@ struct ServerOptions {
   std::vector<std::string> plugins{"admin", "fixture_good"};
   std::string extraConfig; ///< Appended TOML sections other than [server], [database], [log], [plugins].
   std::string serverConfig; ///< Extra lines inside [server].
+  std::string databaseConfig; ///< Extra lines inside [database], e.g. anonymous_url.
   bool seedDemo = true;
   int threads = 8;
 };
@@ -55,6 +59,8 @@ public:
   int port() const { return port_; }
   const std::string& configPath() const { return configPath_; }
   const std::string& databaseUrl() const { return database_->url(); }
+  /** The anonymous store's URL unless the options set database.anonymous_url. */
+  const std::string& anonymousDatabaseUrl() const { return database_->anonymousUrl(); }
   bool isPostgresql() const { return database_->isPostgresql(); }
   std::string accessLog() const;
   std::string errorLog() const;

@@ -164,7 +164,7 @@ public:
   virtual UserDirectory& users() = 0;
   /**
    * The anonymous store (DESIGN §5): a database apart from the identified one (its own SQLite
-   * file, or its own schema on PostgreSQL) for submissions and spent-token hashes. Nothing in
+   * file, or its own PostgreSQL database) for submissions and spent-token hashes. Nothing in
    * it may refer to a user, session, address or time finer than a wave, and no key may be
    * shared with the identified store. SQLite connections run with secure_delete on and full
    * durability. Schema changes go through Registrar::addAnonymousMigration. Appended in ABI 1.2.
