@@ -56,12 +56,12 @@ ServerOptions fastMixOptions() {
 
 /** A direct connection to the server's anonymous store, as an insider with the files has. */
 void openAnonymousStore(const TestServer& server, soci::session& sql) {
+  // Its own database (PostgreSQL) or file (SQLite), never a part of the identified one.
+  const std::string& url = server.anonymousDatabaseUrl();
   if (server.isPostgresql()) {
-    sql.open(soci::postgresql, server.databaseUrl());
-    sql << "SET search_path TO belonging_anonymous";
+    sql.open(soci::postgresql, url);
   } else {
-    const std::string dataDir = std::filesystem::path(server.configPath()).parent_path().string();
-    sql.open(soci::sqlite3, "db=" + dataDir + "/belonging-anonymous.db");
+    sql.open(soci::sqlite3, "db=" + url.substr(std::string("sqlite:").size()));
   }
 }
 
