@@ -11,14 +11,15 @@
 //   belonging_soak crash-load ...   prepares people (proxy sign-in, blind token, finalise), then
 //                                   submits their answers on many connections and SIGKILLs the
 //                                   server part-way; writes every submission and whether it was
-//                                   acknowledged (201) to a state file.
-//   belonging_soak crash-check ...  after the server is restarted on the same databases:
-//                                   re-sends every unacknowledged submission (as the page's
-//                                   script does: it keeps the token and answers until it gets
-//                                   201, and 409 means it was stored but the answer was lost),
-//                                   then counts what the anonymous store holds and checks that
-//                                   every submission is there exactly once, no token is spent
-//                                   twice, and SQLite's integrity_check is ok.
+//                                   acknowledged (202: spent, answers pooled) to a state file.
+//   belonging_soak crash-check ...  after the server is restarted on the same databases, acts
+//                                   as each person's page does: asks /experience/receipt where
+//                                   its submission is and re-sends it while the answer is
+//                                   "lost" (pooled by the killed server) or "unknown" (never
+//                                   arrived); then closes the wave (--close-command, which must
+//                                   write every pool) and checks that every submission is
+//                                   stored exactly once, every token spent once and released,
+//                                   and SQLite's integrity_check is ok.
 //
 // An error is any 5xx, any connection error and any status the step does not expect.
 // Run with no arguments for the options.
@@ -480,7 +481,7 @@ public:
                                  .dump();
     start = Clock::now();
     auto submitted = person.postBare("/experience/submit", body, "application/json", {{"Accept", "application/json"}});
-    record(kSurveySubmit, "/experience/submit", submitted, start, {201});
+    record(kSurveySubmit, "/experience/submit", submitted, start, {202});
   }
 
   /** The load itself, after signIn(); until `stop`. A failed sign-in has counted its error already. */
@@ -699,7 +700,7 @@ int soak(Options& options) {
 
 // --- the anonymous store, read directly for the crash check ---------------------------------
 
-/** Runs queries on the anonymous store: `sqlite:PATH`, or `pg:CONNINFO` (schema belonging_anonymous). */
+/** Runs queries on the anonymous store: `sqlite:PATH`, or `pg:CONNINFO` (its own database). */
 class StoreReader {
 public:
   explicit StoreReader(const std::string& url) {
@@ -711,11 +712,6 @@ public:
     } else if (url.rfind("pg:", 0) == 0) {
       pg_ = PQconnectdb(url.substr(3).c_str());
       if (PQstatus(pg_) != CONNECTION_OK) fail("cannot connect to " + url.substr(3) + ": " + PQerrorMessage(pg_));
-      // The anonymous schema first on the path, so every query below is one literal.
-      PGresult* set = PQexec(pg_, "SET search_path TO belonging_anonymous");
-      const bool ok = PQresultStatus(set) == PGRES_COMMAND_OK;
-      PQclear(set);
-      if (!ok) fail(std::string("cannot use the schema belonging_anonymous: ") + PQerrorMessage(pg_));
     } else {
       fail("the store URL must be sqlite:PATH or pg:CONNINFO, not " + url);
     }
@@ -908,11 +904,11 @@ int crashLoad(Options& options) {
   forEach(port, connections, people, killed, [&](Browser& browser, std::size_t i) {
     states[i] = kInFlight;
     auto result = browser.postBare("/experience/submit", bodies[i], "application/json", {{"Accept", "application/json"}});
-    if (result && result->status == 201) {
+    if (result && result->status == 202) {
       states[i] = kAcknowledged;
       if (static_cast<double>(++acknowledged) >= killFraction * static_cast<double>(people)) killWake.notify_all();
     } else if (result && !killed.load()) {
-      // The server answered, and not with 201, before it was killed: a real error.
+      // The server answered, and not with 202, before it was killed: a real error.
       if (unexpected++ < 10) std::fprintf(stderr, "error: submission %zu before the kill: %s\n", i, describe(result).c_str());
     }
   });

@@ -3,9 +3,15 @@
 #   pg_start   initdb + start a Unix-socket-only server in a fresh temp dir;
 #              exports BELONGING_TEST_DATABASE (libpq keyword/value string, admin
 #              connection to database "postgres" as superuser "postgres", trust auth).
+#   pg_url DB  prints the keyword/value string for database DB on that server.
 #   pg_stop    stop it (fast, then immediate if needed) and remove the temp dir.
 #              Idempotent: safe to call from an EXIT trap whether or not pg_start ran.
 # Env knobs: BELONGING_PG_PORT (default 5433).
+#
+# Belonging keeps two databases per deployment: the identified one (database.url) and the
+# anonymous store's own (DESIGN.md §5), by default named like the first plus "_anonymous" and
+# created by `belonging` itself at start. The "postgres" superuser may create databases, so
+# tests and scripts create only the identified database and let the server make the other.
 
 BELONGING_PG_DIR=${BELONGING_PG_DIR:-}
 BELONGING_PG_BINDIR=${BELONGING_PG_BINDIR:-}
@@ -86,6 +92,11 @@ CONF
 
     export BELONGING_TEST_DATABASE="host=$sock port=$port dbname=postgres user=postgres"
     printf '==> BELONGING_TEST_DATABASE=%s\n' "$BELONGING_TEST_DATABASE" >&2
+}
+
+pg_url() {
+    [[ -n ${BELONGING_TEST_DATABASE:-} ]] || { printf 'pg_url: pg_start has not run\n' >&2; return 1; }
+    printf '%s\n' "${BELONGING_TEST_DATABASE/dbname=postgres/dbname=$1}"
 }
 
 pg_stop() {

@@ -6,7 +6,9 @@
 #   soak_build                 build/soak (Release, no tests): belonging, its plugins, belonging_soak;
 #                              or, with SOAK_BUILD_DIR set to an existing build (e.g. scripts/test's
 #                              build/asan), those targets there, without configuring it again
-#   soak_config DIR URL ANON   writes DIR/belonging.toml for the two stores; sets SOAK_SECRET
+#   soak_config DIR URL [ANON] writes DIR/belonging.toml for the two stores (without ANON the
+#                              server's default: a file beside a SQLite URL, or on PostgreSQL its
+#                              own database named after URL's, created at start); sets SOAK_SECRET
 #   soak_demo                  demo data; sets SOAK_WAVE to the open survey wave
 #   soak_start                 starts the server; sets SERVER_PID and SERVER_PORT
 #   soak_stop                  stops it (SIGTERM, then waits); safe to call when it is not running
@@ -37,7 +39,8 @@ soak_build() {
 }
 
 soak_config() {
-    local dir=$1 url=$2 anonymous=$3
+    local dir=$1 url=$2 anonymous=${3:-} anonymous_line=''
+    [[ -z $anonymous ]] || anonymous_line="anonymous_url = \"$anonymous\""
     SOAK_DIR=$dir
     SOAK_CONFIG=$dir/belonging.toml
     # A throwaway key-encryption key and proxy secret: nothing here outlives the run. The key
@@ -54,7 +57,7 @@ static_dir = "$(pwd)/web/static"
 
 [database]
 url = "$url"
-anonymous_url = "$anonymous"
+$anonymous_line
 pool_size = ${SOAK_POOL_SIZE:-16}
 
 [sso]
