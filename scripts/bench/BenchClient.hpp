@@ -1,13 +1,14 @@
 #pragma once
-// What the harness clients in scripts/bench share (the linkage attack; meant for the soak and
-// crash client too): command-line options, a browser with a cookie jar, the proxy sign-on's
-// page scraping, the wave's public key, and direct reads of a store (SQLite or PostgreSQL).
+// What the harness clients in scripts/bench share (the soak and crash client, the linkage
+// attack): command-line options, a browser with a cookie jar, the proxy sign-on's page
+// scraping, the wave's public key, and direct reads of a store (SQLite or PostgreSQL).
 // Header-only and not installed: each client is one translation unit plus this.
 
 #include "BlindRsa.hpp"
 
 #include <httplib.h>
 #include <libpq-fe.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 
@@ -192,6 +193,20 @@ inline std::string randomHex(std::size_t bytes) {
   for (const auto byte : data) {
     hex += kHex[byte >> 4];
     hex += kHex[byte & 15];
+  }
+  return hex;
+}
+
+/** Hex SHA-256, as the anonymous store hashes a spent token ("token:WAVE:TOKEN"). */
+inline std::string sha256Hex(const std::string& input) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  if (EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr) != 1) fail("SHA-256 failed");
+  static const char* kHex = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < length; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
   }
   return hex;
 }

@@ -35,7 +35,6 @@
 #include "BlindRsa.hpp"
 
 #include <nlohmann/json.hpp>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <algorithm>
@@ -70,6 +69,7 @@ using bench::Clock;
 using bench::fail;
 using bench::Options;
 using bench::secondsSince;
+using bench::sha256Hex;
 using bench::StoreReader;
 using nlohmann::json;
 namespace fs = std::filesystem;
@@ -88,19 +88,6 @@ json answerSet(std::size_t k) {
 std::string canonical(const std::string& jsonText) {
   const json parsed = json::parse(jsonText, nullptr, false);
   return parsed.is_discarded() ? jsonText : parsed.dump();
-}
-
-std::string sha256Hex(const std::string& input) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int length = 0;
-  if (EVP_Digest(input.data(), input.size(), digest, &length, EVP_sha256(), nullptr) != 1) fail("SHA-256 failed");
-  static const char* kHex = "0123456789abcdef";
-  std::string hex;
-  for (unsigned int i = 0; i < length; ++i) {
-    hex += kHex[digest[i] >> 4];
-    hex += kHex[digest[i] & 15];
-  }
-  return hex;
 }
 
 /** A scripted colleague: who they are, what they answer, and when they act. */
