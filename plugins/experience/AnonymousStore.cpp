@@ -334,6 +334,11 @@ std::vector<std::int64_t> AnonymousStore::openWaves() {
   return waves;
 }
 
+std::size_t AnonymousStore::drawThreshold() const {
+  // From [2B, 3B): a batch is due only when at least B can go and at least B stay.
+  return 2 * settings_.batch + uniform(0, settings_.batch - 1);
+}
+
 void AnonymousStore::mixNow() {
   std::lock_guard poolLock(poolMutex_);
   if (pools_.empty()) return;
@@ -341,6 +346,7 @@ void AnonymousStore::mixNow() {
   std::vector<std::int64_t> waves;
   for (const auto& [wave, pool] : pools_) waves.push_back(wave);
   for (const auto wave : waves) {
+    if (closingHere_.contains(wave)) continue; // closeWave writes it inside the rewrite.
     Pool& pool = pools_[wave];
     const bool closed = std::find(open.begin(), open.end(), wave) == open.end();
     // Another instance closed the wave: everything it holds goes now, whatever the count.
@@ -348,7 +354,7 @@ void AnonymousStore::mixNow() {
       flush(wave, true);
       continue;
     }
-    if (pool.threshold == 0) pool.threshold = settings_.batch + uniform(0, settings_.batch - 1);
+    if (pool.threshold == 0) pool.threshold = drawThreshold();
     if (pool.held.size() >= pool.threshold) flush(wave, false);
   }
 }
@@ -361,9 +367,11 @@ bool AnonymousStore::flush(std::int64_t waveId, bool all) {
   SecureRandom random;
   std::shuffle(pool.held.begin(), pool.held.end(), random);
   const std::size_t held = pool.held.size();
-  // Leave a random remainder behind (never so many that fewer than B go): someone who floods
-  // the pool around one colleague cannot be sure that colleague is in the batch they see.
-  const std::size_t take = all || held <= settings_.batch ? held : held - uniform(0, held - settings_.batch);
+  // Leave a random remainder of at least B behind (and write at least B): someone who floods the
+  // pool around one colleague cannot be sure that colleague is in the batch they see, and the
+  // last batch, written when the wave closes, is never a handful that stands out.
+  const std::size_t batch = settings_.batch;
+  const std::size_t take = all || held < 2 * batch ? held : held - uniform(batch, held - batch);
   const Dialect dialect = database_.dialect();
   try {
     soci::session sql(database_.pool());
@@ -423,7 +431,7 @@ bool AnonymousStore::flush(std::int64_t waveId, bool all) {
     return false; // Still pooled: the next round tries again.
   }
   pool.held.erase(pool.held.begin(), pool.held.begin() + static_cast<std::ptrdiff_t>(take));
-  pool.threshold = settings_.batch + uniform(0, settings_.batch - 1);
+  pool.threshold = drawThreshold();
   if (pool.held.empty()) pools_.erase(found);
   return true;
 }
@@ -467,42 +475,53 @@ std::optional<std::int64_t> AnonymousStore::waveOfCode(const std::string& codeHa
 
 CloseReport AnonymousStore::closeWave(std::int64_t waveId) {
   {
+    // This instance's own pool for the wave is written inside the rewrite, not as a batch of
+    // its own: the mixer must leave it alone from here on.
+    std::lock_guard poolLock(poolMutex_);
+    closingHere_.insert(waveId);
+  }
+  struct Done {
+    AnonymousStore& store;
+    std::int64_t wave;
+    ~Done() {
+      std::lock_guard poolLock(store.poolMutex_);
+      store.closingHere_.erase(wave);
+    }
+  } done{*this, waveId};
+  {
     soci::session sql(database_.pool());
     WriteTransaction transaction(sql, database_.dialect());
     sql << "DELETE FROM experience_open_waves WHERE wave_id = :w", soci::use(waveId);
     transaction.commit();
   }
-  // From here no instance spends a credential for the wave. This instance writes what it holds
-  // for it, whatever the count (a spend committed before the delete is already pooled: the
-  // writer holds the pool lock until it is).
-  for (int attempt = 0;; ++attempt) {
-    {
-      std::lock_guard poolLock(poolMutex_);
-      if (flush(waveId, true)) break;
-    }
-    if (attempt == 4) throw std::runtime_error("cannot write the closing wave's pooled answers to the anonymous store");
-    std::this_thread::sleep_for(std::chrono::milliseconds(200 << attempt));
-  }
-  // Other running instances see the wave closed at their next check and write theirs.
+  // From here no instance spends a credential for the wave (a spend committed before the
+  // delete is already pooled: the writer holds the pool lock until it is). Other running
+  // instances see the wave closed at their next check and write all they hold for it.
   const auto deadline = std::chrono::steady_clock::now() + 3 * settings_.checkEvery + std::chrono::seconds(5);
-  soci::session sql(database_.pool());
-  for (;;) {
-    std::int64_t held = 0;
-    const std::int64_t now = epochSeconds();
-    sql << "SELECT COUNT(*) FROM experience_spent s JOIN experience_instances i ON i.instance_id = s.pooled_by "
-           "WHERE s.wave_id = :w AND i.lease_until >= :t",
-        soci::use(waveId), soci::use(now), soci::into(held);
-    if (held == 0 || std::chrono::steady_clock::now() > deadline) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-  }
   CloseReport report;
-  sql << "SELECT COUNT(*) FROM experience_spent WHERE wave_id = :w AND pooled_by IS NOT NULL", soci::use(waveId),
-      soci::into(report.lost);
-  rewriteInRandomOrder(waveId);
+  {
+    soci::session sql(database_.pool());
+    for (;;) {
+      std::int64_t held = 0;
+      const std::int64_t now = epochSeconds();
+      sql << "SELECT COUNT(*) FROM experience_spent s JOIN experience_instances i ON i.instance_id = s.pooled_by "
+             "WHERE s.wave_id = :w AND i.lease_until >= :t AND s.pooled_by <> :me",
+          soci::use(waveId), soci::use(now), soci::use(instanceId_), soci::into(held);
+      if (held == 0 || std::chrono::steady_clock::now() > deadline) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    sql << "SELECT COUNT(*) FROM experience_spent WHERE wave_id = :w AND pooled_by IS NOT NULL AND pooled_by <> :me",
+        soci::use(waveId), soci::use(instanceId_), soci::into(report.lost);
+  }
+  std::lock_guard poolLock(poolMutex_);
+  std::vector<Submission> pooledHere;
+  if (const auto found = pools_.find(waveId); found != pools_.end()) pooledHere = found->second.held;
+  rewriteInRandomOrder(waveId, pooledHere);
+  pools_.erase(waveId); // Only once the rewrite holding them has committed.
   return report;
 }
 
-void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave) {
+void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave, const std::vector<Submission>& pooledHere) {
   const Dialect dialect = database_.dialect();
   soci::session sql(database_.pool());
   SecureRandom random;
@@ -511,6 +530,24 @@ void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave) {
     if (dialect == Dialect::Postgresql) {
       sql << "LOCK TABLE experience_responses, experience_comments, experience_spent, experience_codes "
              "IN ACCESS EXCLUSIVE MODE";
+    }
+    // This instance's last pool joins the stored rows here, so it never appears as a group of
+    // its own, neither to someone watching the tables nor in the log of this transaction.
+    std::vector<const Submission*> joining;
+    {
+      std::string hash;
+      soci::statement release = (sql.prepare << "UPDATE experience_spent SET pooled_by = NULL "
+                                                "WHERE credential_hash = :h AND pooled_by = :i",
+                                 soci::use(hash), soci::use(instanceId_));
+      std::vector<const Submission*> byHash;
+      for (const auto& submission : pooledHere) byHash.push_back(&submission);
+      std::sort(byHash.begin(), byHash.end(), [](const Submission* a, const Submission* b) {
+        return a->credentialHash < b->credentialHash;
+      });
+      for (const Submission* submission : byHash) {
+        hash = submission->credentialHash;
+        if (affected(release) == 1) joining.push_back(submission);
+      }
     }
     // Responses: every wave's rows get new random keys; the closing wave's get their
     // sequence numbers (the release ledger's record ids) in the shuffled order.
@@ -535,6 +572,7 @@ void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave) {
         rows.push_back(row);
       }
     }
+    for (const Submission* submission : joining) rows.push_back({submission->waveId, submission->questionnaireVersion, 0, submission->answers});
     std::shuffle(rows.begin(), rows.end(), random);
     std::int64_t next = 0;
     for (auto& row : rows) {
@@ -551,6 +589,9 @@ void AnonymousStore::rewriteInRandomOrder(std::int64_t closingWave) {
           (sql.prepare << "SELECT wave_id, body FROM experience_comments", soci::into(comment.waveId), soci::into(comment.body));
       select.execute();
       while (select.fetch()) comments.push_back(comment);
+    }
+    for (const Submission* submission : joining) {
+      if (!submission->comment.empty()) comments.push_back({submission->waveId, submission->comment});
     }
     std::shuffle(comments.begin(), comments.end(), random);
     struct Spent {

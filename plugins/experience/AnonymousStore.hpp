@@ -9,8 +9,9 @@
 // pool per wave, and reach the store only in batches of at least B, written in random order
 // with random keys in one transaction (or all together when the wave closes). So every file,
 // log and replication stream that records write order sees batches, never one person's
-// answers at the moment they sent them. A pool keeps a random remainder across flushes and
-// flushes on a timer at a random threshold, so no single arrival decides a batch.
+// answers at the moment they sent them. A pool is checked on a random timer against a random
+// threshold in [2B, 3B) and keeps a random remainder of at least B, so no single arrival
+// decides a batch; the closing instance's last pool joins the close-time rewrite itself.
 //
 // Crashes: a spent hash still marked as held by an instance whose lease has lapsed means its
 // answers died with that instance's memory; the same credential is then accepted once more,
@@ -27,6 +28,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -139,7 +141,7 @@ private:
   };
   struct Pool {
     std::vector<Submission> held;
-    std::size_t threshold = 0; ///< Flush once held reaches this (drawn from [B, 2B)).
+    std::size_t threshold = 0; ///< Flush once held reaches this (drawn from [2B, 3B)).
   };
   void startThreads();
   void writerLoop();
@@ -148,7 +150,8 @@ private:
   /** Writes a random batch from the wave's pool (everything when `all`); false if it failed. */
   bool flush(std::int64_t waveId, bool all);
   std::vector<std::int64_t> openWaves();
-  void rewriteInRandomOrder(std::int64_t closingWave);
+  void rewriteInRandomOrder(std::int64_t closingWave, const std::vector<Submission>& pooledHere);
+  std::size_t drawThreshold() const;
   void verifyRewrite(std::int64_t closingWave);
 
   belonging::Database& database_;
@@ -164,7 +167,7 @@ private:
   /** Held from a spend transaction's start until its answers are in the pool, and by flushes. */
   std::mutex poolMutex_;
   std::map<std::int64_t, Pool> pools_;
-  std::mutex flushMutex_;           ///< One flush at a time (mixer or close).
+  std::set<std::int64_t> closingHere_; ///< Waves this instance is closing: their pool joins the rewrite.
 };
 
 /** Hex SHA-256 of a labelled credential: what the spent set and the code list hold. */
