@@ -1016,8 +1016,11 @@ int nMinusOne(Options& options) {
                            std::to_string(flushedWithTarget) + " with the target";
   writeResult(results, {database, "quiet", "early", position, "single out in-wave", trials, inWave / static_cast<double>(trials),
                         1.0 / static_cast<double>(batch), note});
+  // Each trial's wave has no respondent but the target and the helpers, so after close the one
+  // row not the helpers' is the target's under any scheme that publishes answers: the (n-1) of
+  // the whole wave. Informational; in a real wave the other colleagues are the cover then.
   writeResult(results, {database, "quiet", "early", position, "single out by close", trials, byClose / static_cast<double>(trials),
-                        1.0 / static_cast<double>(batch), "the close writes the remainder: rows not the helpers'"});
+                        0, "informational: a wave of the target and helpers only: after close the one row not the helpers'"});
   return 0;
 }
 
@@ -1116,8 +1119,9 @@ int report(Options& options) {
     const auto& strategies = cells[key];
     const Result* best = strategies.front();
     bool cellFailed = false;
+    // The line shows the best tested strategy; informational ones (chance 0) only beside it.
     for (const Result* r : strategies) {
-      if (r->accuracy > best->accuracy) best = r;
+      if ((r->chance > 0) > (best->chance > 0) || ((r->chance > 0) == (best->chance > 0) && r->accuracy > best->accuracy)) best = r;
       if (r->chance > 0) {
         const std::size_t c = criticalCount(r->n, r->chance, alpha);
         if (r->accuracy * static_cast<double>(r->n) >= static_cast<double>(c) - 1e-9) cellFailed = true;
@@ -1133,7 +1137,7 @@ int report(Options& options) {
     }
     std::string others;
     for (const Result* r : strategies) {
-      if (r != best && r->chance > 0) others += "; also " + r->strategy + " " + std::to_string(r->accuracy).substr(0, 6);
+      if (r != best) others += "; also " + r->strategy + " " + std::to_string(r->accuracy).substr(0, 6) + (r->chance > 0 ? "" : " (informational)");
     }
     std::printf("%-10s %-6s %-6s %-44s %5zu %8.4f %8s %8s  %-7s %s; %s%s\n", best->database.c_str(), best->rate.c_str(), best->token.c_str(),
                 best->position.c_str(), best->n, best->accuracy, tested ? std::to_string(best->chance).substr(0, 6).c_str() : "-",
