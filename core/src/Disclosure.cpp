@@ -320,14 +320,23 @@ void validatePolicy(const DisclosurePolicy& policy) {
   }
 }
 
-SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy) {
+namespace {
+
+/**
+ * The engine's one pass, over a single table or over the joint table behind linked ones.
+ * `published` (null for a single table, where every cell is) marks the cells shown anywhere;
+ * the rest are Withheld and, hidden anyway, free for secondary suppression to move.
+ */
+std::vector<CellStatus> protectCells(const CountTable& table, const std::vector<bool>* published,
+                                     const DisclosurePolicy& policy) {
   validatePolicy(policy);
   const std::int64_t k = policy.threshold;
   std::vector<CellStatus> status(table.cellCount(), CellStatus::Released);
   std::vector<std::size_t> primaries;
   for (std::size_t cell = 0; cell < table.cellCount(); ++cell) {
     if (table.isStructuralZero(cell)) continue; // Public knowledge: always shown, never moved.
-    if (!policy.releaseTotals && table.isMargin(cell)) {
+    const bool shown = published ? (*published)[cell] : policy.releaseTotals || !table.isMargin(cell);
+    if (!shown) {
       status[cell] = CellStatus::Withheld;
       continue;
     }
@@ -339,8 +348,9 @@ SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy
       status[cell] = CellStatus::Withheld;
     }
   }
-  // Without released totals there is nothing to subtract from: hiding the cell suffices.
-  if (policy.releaseTotals) {
+  // A single table without released totals has nothing to subtract from: hiding the cell
+  // suffices. Linked tables always do, since a view's categories are sums of the joint table.
+  if (published || policy.releaseTotals) {
     // Largest first: they need the biggest partners, whose boxes often cover smaller cells too.
     std::stable_sort(primaries.begin(), primaries.end(),
                      [&](std::size_t a, std::size_t b) { return table.atOffset(a) > table.atOffset(b); });
@@ -353,7 +363,81 @@ SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy
       if (cellStatus == CellStatus::Released) cellStatus = CellStatus::Rounded;
     }
   }
-  return SuppressedTable(table, std::move(status), policy.roundTo);
+  return status;
+}
+
+/** The joint cell that a view's cell is: the view's coordinates, and the total elsewhere. */
+std::vector<std::size_t> jointIndex(const CountTable& joint, const std::vector<std::size_t>& view,
+                                    const std::vector<std::size_t>& viewIndex) {
+  std::vector<std::size_t> index(joint.dimensions());
+  for (std::size_t d = 0; d < joint.dimensions(); ++d) index[d] = joint.total(d);
+  for (std::size_t i = 0; i < view.size(); ++i) index[view[i]] = viewIndex[i];
+  return index;
+}
+
+} // namespace
+
+SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy) {
+  return SuppressedTable(table, protectCells(table, nullptr, policy), policy.roundTo);
+}
+
+std::vector<SuppressedTable> suppressLinked(const CountTable& joint, const std::vector<std::vector<std::size_t>>& views,
+                                            const DisclosurePolicy& policy) {
+  if (views.empty()) throw DisclosureError("linked tables need at least one view");
+  for (std::size_t v = 0; v < views.size(); ++v) {
+    const auto& view = views[v];
+    const std::string which = "view " + std::to_string(v + 1);
+    if (view.empty() || view.size() > 3) throw DisclosureError(which + " must keep 1 to 3 dimensions");
+    for (std::size_t i = 0; i < view.size(); ++i) {
+      if (view[i] >= joint.dimensions()) {
+        throw DisclosureError(which + " keeps dimension " + std::to_string(view[i] + 1) + " of a " +
+                              std::to_string(joint.dimensions()) + "-dimensional table");
+      }
+      if (i > 0 && view[i] <= view[i - 1]) throw DisclosureError(which + " must list its dimensions once each, in order");
+    }
+  }
+  // A joint cell is published when some view shows it: it is a total on every dimension the
+  // view sums over, and (unless totals are released) a category on every dimension it keeps.
+  std::vector<bool> published(joint.cellCount(), false);
+  for (std::size_t cell = 0; cell < joint.cellCount(); ++cell) {
+    const auto index = joint.index(cell);
+    for (const auto& view : views) {
+      bool inView = true, viewMargin = false;
+      for (std::size_t d = 0; d < joint.dimensions(); ++d) {
+        const bool kept = std::find(view.begin(), view.end(), d) != view.end();
+        const bool total = index[d] == joint.total(d);
+        if (!kept && !total) inView = false;
+        if (kept && total) viewMargin = true;
+      }
+      if (inView && (policy.releaseTotals || !viewMargin)) published[cell] = true;
+    }
+  }
+  const std::vector<CellStatus> status = protectCells(joint, &published, policy);
+
+  std::vector<SuppressedTable> released;
+  for (const auto& view : views) {
+    std::vector<std::size_t> sizes;
+    for (std::size_t d : view) sizes.push_back(joint.sizes()[d]);
+    CountTable table(sizes);
+    for (std::size_t cell = 0; cell < table.cellCount(); ++cell) {
+      if (table.isMargin(cell)) continue;
+      const std::size_t source = joint.offset(jointIndex(joint, view, table.index(cell)));
+      if (joint.isStructuralZero(source)) table.setStructuralZero(table.index(cell));
+      else table.set(table.index(cell), joint.atOffset(source));
+    }
+    // Every view shows a shared cell the same way; a view's own margins are Withheld when
+    // totals are not released, even where another view shows the same figure as a category.
+    std::vector<CellStatus> viewStatus(table.cellCount());
+    for (std::size_t cell = 0; cell < table.cellCount(); ++cell) {
+      const std::size_t source = joint.offset(jointIndex(joint, view, table.index(cell)));
+      viewStatus[cell] = status[source];
+      if (!policy.releaseTotals && table.isMargin(cell) && !table.isStructuralZero(cell)) {
+        viewStatus[cell] = CellStatus::Withheld;
+      }
+    }
+    released.emplace_back(std::move(table), std::move(viewStatus), policy.roundTo);
+  }
+  return released;
 }
 
 } // namespace belonging

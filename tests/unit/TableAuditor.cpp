@@ -641,8 +641,15 @@ std::string TableAudit::describe() const {
   return out.str();
 }
 
-TableAudit auditTable(const SuppressedTable& released, const DisclosurePolicy& policy, AuditExactness exactness,
-                      AuditRanges ranges) {
+namespace {
+
+/**
+ * auditTable's work. With `published` (a linked set's joint table), the cells no view shows are
+ * unknowns like any hidden cell, and the per-cell status rules are left to each view's own audit
+ * (a joint margin can be a view's category); the ranges then use everything any view released.
+ */
+TableAudit auditCells(const SuppressedTable& released, const DisclosurePolicy& policy, AuditExactness exactness,
+                      AuditRanges ranges, const std::vector<bool>* published, bool inLinkedSet) {
   static const QuietGlpk quiet;
   TableAudit audit;
   auto& problems = audit.problems;
@@ -722,6 +729,13 @@ TableAudit auditTable(const SuppressedTable& released, const DisclosurePolicy& p
 
     const CellStatus status = released.statusAt(offset);
     if (released.status(index) != status) problems.push_back("status differs from statusAt at " + where());
+    if (published && !(*published)[offset]) {
+      // Shown by no view: an unknown, whatever it holds (structural zeros are known anyway).
+      ++counted[static_cast<std::size_t>(CellStatus::Withheld)];
+      if (!isMargin) hiddenPeople += value;
+      hidden[offset] = freeParts[offset] != 0;
+      continue;
+    }
     const auto statusNumber = static_cast<std::size_t>(status);
     if (statusNumber >= kStatusCount) {
       problems.push_back("invalid status at " + where());
@@ -750,7 +764,9 @@ TableAudit auditTable(const SuppressedTable& released, const DisclosurePolicy& p
 
     // What the status must be, in the engine's order of precedence.
     const bool small = value >= 1 && value < k;
-    if (structural) {
+    if (published) {
+      // The views' own audits hold each cell to the rules.
+    } else if (structural) {
       expect(value == 0, "a structural zero holds no people");
       // Shown, whether as Released or (when the policy rounds) Rounded: both say 0.
       expect(isReleased(status), "structural zeros are always released");
@@ -775,7 +791,9 @@ TableAudit auditTable(const SuppressedTable& released, const DisclosurePolicy& p
         expect(false, "primary cells are exactly the counts 1..k-1 that would be shown");
         break;
       case CellStatus::Secondary:
-        expect(policy.releaseTotals, "no secondary suppression when totals are not released");
+        // In a linked set a view's categories are sums of the joint table, so there is
+        // something to subtract from even when no view shows its totals.
+        expect(policy.releaseTotals || inLinkedSet, "no secondary suppression when totals are not released");
         break;
       case CellStatus::Differencing:
         expect(value >= k, "a Differencing cell counts at least k");
@@ -966,6 +984,75 @@ TableAudit auditTable(const SuppressedTable& released, const DisclosurePolicy& p
       problems.push_back(text.str());
     }
   }
+  return audit;
+}
+
+} // namespace
+
+TableAudit auditTable(const SuppressedTable& released, const DisclosurePolicy& policy, AuditExactness exactness,
+                      AuditRanges ranges) {
+  return auditCells(released, policy, exactness, ranges, nullptr, false);
+}
+
+TableAudit auditLinked(const CountTable& joint, const std::vector<std::vector<std::size_t>>& views,
+                       const std::vector<SuppressedTable>& released, const DisclosurePolicy& policy,
+                       AuditExactness exactness, AuditRanges ranges) {
+  TableAudit audit;
+  if (views.size() != released.size()) {
+    audit.problems.push_back(std::to_string(views.size()) + " views but " + std::to_string(released.size()) +
+                             " released tables");
+    return audit;
+  }
+  // What is shown of each joint cell, gathered from every view that shows it.
+  std::vector<std::optional<CellStatus>> shown(joint.cellCount());
+  std::vector<std::size_t> shownBy(joint.cellCount(), 0);
+  for (std::size_t v = 0; v < views.size(); ++v) {
+    const std::string name = "view " + std::to_string(v + 1);
+    const SuppressedTable& table = released[v];
+    const CountTable& shape = table.shape();
+    if (shape.dimensions() != views[v].size()) {
+      audit.problems.push_back(name + " has " + std::to_string(shape.dimensions()) + " dimensions, expected " +
+                               std::to_string(views[v].size()));
+      continue;
+    }
+    // Each view on its own: the status rules, and its cells' ranges from what it shows alone.
+    for (const auto& problem : auditCells(table, policy, exactness, AuditRanges::Verdict, nullptr, true).problems)
+      audit.problems.push_back(name + ": " + problem);
+    for (std::size_t cell = 0; cell < shape.cellCount(); ++cell) {
+      const auto index = shape.index(cell);
+      std::vector<std::size_t> jointIndex(joint.dimensions());
+      for (std::size_t d = 0; d < joint.dimensions(); ++d) jointIndex[d] = joint.total(d);
+      for (std::size_t i = 0; i < views[v].size(); ++i) jointIndex[views[v][i]] = index[i];
+      const std::size_t target = joint.offset(jointIndex);
+      const std::string where = name + " " + formatIndex(shape, index);
+      if (shape.atOffset(cell) != joint.atOffset(target)) {
+        audit.problems.push_back(where + " counts " + std::to_string(shape.atOffset(cell)) + " but the records give " +
+                                 std::to_string(joint.atOffset(target)));
+      }
+      const CellStatus status = table.statusAt(cell);
+      // A view's margin Withheld because totals are not released says nothing of the cell.
+      if (status == CellStatus::Withheld && shape.isMargin(cell) && !policy.releaseTotals) continue;
+      if (shown[target] && *shown[target] != status) {
+        audit.problems.push_back(where + " is " + statusLabel(status) + " but view " + std::to_string(shownBy[target]) +
+                                 " shows the same cell as " + statusLabel(*shown[target]));
+        // The attacker reads whichever view shows it: the ranges below use the shown value.
+        if (!isReleased(status)) continue;
+      }
+      shown[target] = status;
+      shownBy[target] = v + 1;
+    }
+  }
+  std::vector<bool> published(joint.cellCount());
+  std::vector<CellStatus> status(joint.cellCount(), CellStatus::Withheld);
+  for (std::size_t cell = 0; cell < joint.cellCount(); ++cell) {
+    published[cell] = shown[cell].has_value();
+    if (shown[cell]) status[cell] = *shown[cell];
+  }
+  const SuppressedTable together(joint, std::move(status), policy.roundTo);
+  TableAudit linked = auditCells(together, policy, exactness, ranges, &published, true);
+  audit.problems.insert(audit.problems.end(), linked.problems.begin(), linked.problems.end());
+  audit.ranges = std::move(linked.ranges);
+  audit.programs = linked.programs;
   return audit;
 }
 

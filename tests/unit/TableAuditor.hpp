@@ -76,6 +76,16 @@ struct TableAudit {
 TableAudit auditTable(const SuppressedTable& released, const DisclosurePolicy& policy,
                       AuditExactness exactness = AuditExactness::Integer, AuditRanges ranges = AuditRanges::Full);
 
+/**
+ * Audits linked tables (suppressLinked): each view against the rules as auditTable does, then
+ * the set together over the joint records. A cell two views share must be shown the same way
+ * in both, and every protected cell's range is worked out from everything any view released:
+ * the unknowns are the joint table's hidden and unshown cells, bound by all its additivity.
+ */
+TableAudit auditLinked(const CountTable& joint, const std::vector<std::vector<std::size_t>>& views,
+                       const std::vector<SuppressedTable>& released, const DisclosurePolicy& policy,
+                       AuditExactness exactness = AuditExactness::Integer, AuditRanges ranges = AuditRanges::Full);
+
 /** "(2,T)": an index, with T for a total. */
 std::string formatIndex(const CountTable& table, const std::vector<std::size_t>& index);
 

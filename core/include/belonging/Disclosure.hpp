@@ -135,6 +135,19 @@ private:
  */
 SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy);
 
+/**
+ * Linked tables (DESIGN §6): tables computed from the same records, protected together so that
+ * no combination of them narrows a hidden cell. `joint` counts the records cross-classified by
+ * every dimension any table uses; each view keeps some of its dimensions (1 to 3, ascending)
+ * and sums over the rest: WRES 5 and WDES 4a(i) are the views {answer, ethnicity} and
+ * {answer, disability} of answer x ethnicity x disability, sharing the answer margin and the
+ * number of respondents. Secondary suppression runs once over the joint table, in which the
+ * cells no view shows are hidden anyway; each view is returned with the status of its cells
+ * there, so a figure shared by two views is shown, or hidden, in both.
+ */
+std::vector<SuppressedTable> suppressLinked(const CountTable& joint, const std::vector<std::vector<std::size_t>>& views,
+                                            const DisclosurePolicy& policy);
+
 /** `count` rounded to the nearest multiple of `base` (halves up); unchanged for base 0. */
 std::int64_t roundCount(std::int64_t count, int base);
 
