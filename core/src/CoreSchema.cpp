@@ -1,5 +1,6 @@
 #include "CoreSchema.hpp"
 
+#include "PublicationStore.hpp"
 #include "ReleaseLedger.hpp"
 
 namespace belonging {
@@ -59,6 +60,7 @@ CREATE TABLE core_secrets (
 );
 )SQL", std::nullopt}};
   for (auto& migration : ReleaseLedger::migrations()) migrations.push_back(std::move(migration));
+  for (auto& migration : PublicationStore::migrations()) migrations.push_back(std::move(migration));
   return migrations;
 }
 
