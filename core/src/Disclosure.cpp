@@ -377,6 +377,22 @@ std::vector<std::size_t> jointIndex(const CountTable& joint, const std::vector<s
 
 } // namespace
 
+CountTable project(const CountTable& joint, const std::vector<std::size_t>& view) {
+  std::vector<std::size_t> sizes;
+  for (std::size_t d : view) {
+    if (d >= joint.dimensions()) throw DisclosureError("a table has no dimension " + std::to_string(d + 1));
+    sizes.push_back(joint.sizes()[d]);
+  }
+  CountTable table(sizes);
+  for (std::size_t cell = 0; cell < table.cellCount(); ++cell) {
+    if (table.isMargin(cell)) continue;
+    const std::size_t source = joint.offset(jointIndex(joint, view, table.index(cell)));
+    if (joint.isStructuralZero(source)) table.setStructuralZero(table.index(cell));
+    else table.set(table.index(cell), joint.atOffset(source));
+  }
+  return table;
+}
+
 SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy) {
   return SuppressedTable(table, protectCells(table, nullptr, policy), policy.roundTo);
 }
@@ -416,15 +432,7 @@ std::vector<SuppressedTable> suppressLinked(const CountTable& joint, const std::
 
   std::vector<SuppressedTable> released;
   for (const auto& view : views) {
-    std::vector<std::size_t> sizes;
-    for (std::size_t d : view) sizes.push_back(joint.sizes()[d]);
-    CountTable table(sizes);
-    for (std::size_t cell = 0; cell < table.cellCount(); ++cell) {
-      if (table.isMargin(cell)) continue;
-      const std::size_t source = joint.offset(jointIndex(joint, view, table.index(cell)));
-      if (joint.isStructuralZero(source)) table.setStructuralZero(table.index(cell));
-      else table.set(table.index(cell), joint.atOffset(source));
-    }
+    CountTable table = project(joint, view);
     // Every view shows a shared cell the same way; a view's own margins are Withheld when
     // totals are not released, even where another view shows the same figure as a category.
     std::vector<CellStatus> viewStatus(table.cellCount());

@@ -56,17 +56,7 @@ CountTable surveyAnswers() {
 std::vector<SuppressedTable> oneByOne(const CountTable& joint, const Views& views, const DisclosurePolicy& policy) {
   std::vector<SuppressedTable> released;
   for (const auto& view : views) {
-    std::vector<std::size_t> sizes;
-    for (std::size_t d : view) sizes.push_back(joint.sizes()[d]);
-    CountTable table(sizes);
-    for (std::size_t cell = 0; cell < table.cellCount(); ++cell) {
-      if (table.isMargin(cell)) continue;
-      const auto index = table.index(cell);
-      std::vector<std::size_t> source(joint.dimensions());
-      for (std::size_t d = 0; d < joint.dimensions(); ++d) source[d] = joint.total(d);
-      for (std::size_t i = 0; i < view.size(); ++i) source[view[i]] = index[i];
-      table.set(index, joint.at(source));
-    }
+    const CountTable table = project(joint, view);
     released.push_back(suppress(table, policy));
   }
   return released;

@@ -148,6 +148,9 @@ SuppressedTable suppress(const CountTable& table, const DisclosurePolicy& policy
 std::vector<SuppressedTable> suppressLinked(const CountTable& joint, const std::vector<std::vector<std::size_t>>& views,
                                             const DisclosurePolicy& policy);
 
+/** The view of `joint` that keeps dimensions `view` (in that order) and sums over the rest. */
+CountTable project(const CountTable& joint, const std::vector<std::size_t>& view);
+
 /** `count` rounded to the nearest multiple of `base` (halves up); unchanged for base 0. */
 std::int64_t roundCount(std::int64_t count, int base);
 
