@@ -34,6 +34,7 @@ Application::Application(Config configuration) : config(std::move(configuration)
                                config.server.phase, staticVersion(config.server.staticDir)});
   audit = std::make_unique<SqlAuditLog>(*database);
   ledger = std::make_unique<ReleaseLedger>(*database);
+  publications = std::make_unique<PublicationStore>(*database);
   accounts = std::make_unique<AccountStore>(*database);
   sessions = std::make_unique<SessionStore>(*database, config.sessions.idleMinutes,
                                             config.sessions.absoluteHours);
@@ -45,7 +46,7 @@ Application::Application(Config configuration) : config(std::move(configuration)
     registerCore(*this, core);
   }
   plugins = std::make_unique<PluginLoader>(
-      registry, HostServices{&logger, database.get(), renderer.get(), audit.get(), ledger.get(), &config.disclosure, accounts.get(), anonymousDatabase.get()}, logger);
+      registry, HostServices{&logger, database.get(), renderer.get(), audit.get(), ledger.get(), &config.disclosure, accounts.get(), anonymousDatabase.get(), publications.get()}, logger);
   plugins->loadAll(config.plugins);
   registry.finalise();
   renderer->validate();

@@ -7,6 +7,7 @@
 #include "JsonLogger.hpp"
 #include "MustacheRenderer.hpp"
 #include "PluginLoader.hpp"
+#include "PublicationStore.hpp"
 #include "ReleaseLedger.hpp"
 #include "Registry.hpp"
 #include "SessionStore.hpp"
@@ -44,6 +45,7 @@ public:
   std::unique_ptr<MustacheRenderer> renderer;
   std::unique_ptr<SqlAuditLog> audit;
   std::unique_ptr<ReleaseLedger> ledger;
+  std::unique_ptr<PublicationStore> publications;
   std::unique_ptr<AccountStore> accounts;
   std::unique_ptr<SessionStore> sessions;
   std::unique_ptr<SigninThrottle> throttle;

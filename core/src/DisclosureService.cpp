@@ -1,8 +1,32 @@
 #include "DisclosureService.hpp"
 
+#include "Crypto.hpp"
+
 #include <optional>
 
 namespace belonging {
+namespace {
+
+/** How far past k - 1 the hold-back distance of a keyed table may reach: see holdBackMargin. */
+constexpr unsigned kHoldBackSpread = 8;
+
+} // namespace
+
+int DisclosureService::holdBackMargin(const Table& table) {
+  if (!table.hasKeys()) return 0;
+  // With a fixed distance an intruder whose k-1 helpers leave learns from the hold-back alone
+  // whether a colleague joined too (k-1 or k apart). So a keyed table is held back at a distance
+  // of k-1 plus 0..kHoldBackSpread, drawn from its cells' keys: the same people always give the
+  // same margin, and one person more gives an unrelated one. Hashed, so it says nothing about
+  // the noise any single cell carries.
+  std::string cells;
+  for (const auto& position : table.allPositions()) {
+    cells += std::to_string(table.cellKey(position)) + ":" + std::to_string(table.count(position)) + ";";
+  }
+  const std::string digest = crypto::sha256Hex("hold-back margin|" + cells);
+  return static_cast<int>(std::stoul(digest.substr(0, 8), nullptr, 16) % (kHoldBackSpread + 1));
+}
+
 
 ReleasedTable DisclosureService::release(const Table& table, const ReleaseScope& scope) {
   if (scope.measure.empty() || scope.period.empty()) {
@@ -25,7 +49,7 @@ ReleasedTable DisclosureService::release(const Table& table, const ReleaseScope&
   }
   std::optional<ReleasedTable> result;
   std::vector<bool> published;
-  ledger_.release(owner_ + "/" + scope.measure, scope.period, policy_.threshold, populations,
+  ledger_.release(owner_ + "/" + scope.measure, scope.period, policy_.threshold + holdBackMargin(table), populations,
                   [&](const std::vector<bool>& differencing) {
                     // Flags on cells under k do not matter: they are hidden anyway, and their
                     // changes show in the margins, which are at least k.
@@ -33,7 +57,7 @@ ReleasedTable DisclosureService::release(const Table& table, const ReleaseScope&
                     for (std::size_t i = 0; i < positions.size() && !hold; ++i) {
                       hold = differencing[i] && table.count(positions[i]) >= policy_.threshold;
                     }
-                    result.emplace(hold ? holdBack(table, policy_) : suppress(table, policy_));
+                    result.emplace(hold ? holdBack(table, policy_) : perturb(suppress(table, policy_)));
                     // A cell hidden to protect a small one protects nothing if its figure was
                     // published before for exactly these people: the earlier figure fills it
                     // back in. Hold the table back rather than release that.

@@ -23,6 +23,12 @@ public:
   ReleasedTable release(const Table& table, const ReleaseScope& scope) override;
   ReleasedTable releaseCounts(const Table& table) override;
 
+  /**
+   * Records beyond k - 1 within which a change holds a table back: 0 for exact tables, 0..8
+   * drawn from the cell keys of a keyed (perturbed) one.
+   */
+  static int holdBackMargin(const Table& table);
+
 private:
   ReleaseLedger& ledger_;
   DisclosurePolicy policy_;

@@ -212,10 +212,34 @@ void Table::add(const std::vector<std::string>& categories, std::int64_t count) 
 }
 
 void Table::addRecord(std::uint32_t record, const std::vector<std::string>& categories) {
+  if (hasKeys()) throw DisclosureError("a table's records must all have keys or none: this one has no key");
   const auto index = categoryIndex(categories);
   if (records_.empty()) records_.resize(flat_.cellCount());
   records_[flat_.offset(index)].push_back(record);
   flat_.set(index, flat_.at(index) + 1);
+  ++unkeyedRecords_;
+}
+
+void Table::addRecord(std::uint32_t record, RecordKey key, const std::vector<std::string>& categories) {
+  if (unkeyedRecords_ > 0) throw DisclosureError("a table's records must all have keys or none: this one has a key");
+  const auto index = categoryIndex(categories);
+  if (records_.empty()) records_.resize(flat_.cellCount());
+  if (keySums_.empty()) keySums_.resize(flat_.cellCount());
+  const std::size_t cell = flat_.offset(index);
+  records_[cell].push_back(record);
+  keySums_[cell] = (keySums_[cell] + key) % 256U;
+  flat_.set(index, flat_.at(index) + 1);
+}
+
+RecordKey Table::cellKeyAt(std::size_t flatOffset) const {
+  std::uint32_t sum = 0;
+  for (std::size_t cell = 0; cell < keySums_.size(); ++cell) {
+    if (keySums_[cell] == 0 && records_[cell].empty()) continue;
+    flat_.forEachMargin(flat_.index(cell), [&](std::size_t target) {
+      if (target == flatOffset) sum += keySums_[cell];
+    });
+  }
+  return static_cast<RecordKey>(sum % 256U);
 }
 
 std::int64_t Table::count(const std::vector<std::size_t>& position) const { return flat_.at(flatIndex(position)); }
@@ -269,7 +293,9 @@ CellStatus ReleasedTable::status(const std::vector<std::size_t>& position) const
 }
 
 std::optional<std::int64_t> ReleasedTable::value(const std::vector<std::size_t>& position) const {
-  return suppressed_.value(table_.flat().index(table_.flatOffset(position)));
+  const std::size_t offset = table_.flatOffset(position);
+  if (perturbed()) return perturbed_[offset];
+  return suppressed_.value(table_.flat().index(offset));
 }
 
 Figure ReleasedTable::figure(const std::vector<std::size_t>& position) const {

@@ -34,6 +34,7 @@ struct HostServices {
   const DisclosurePolicy* policy = nullptr; ///< The [disclosure] section (each plugin's service copies it).
   UserDirectory* users = nullptr;
   Database* anonymousDatabase = nullptr;
+  PublicationStore* publications = nullptr;
 };
 
 /** The Host given to one plugin. */
@@ -41,7 +42,7 @@ class PluginHost final : public Host {
 public:
   PluginHost(Registry& registry, const HostServices& services, std::string plugin)
       : registrar_(registry, plugin), services_(services),
-        disclosure_(*services.ledger, *services.policy, std::move(plugin)) {}
+        disclosure_(*services.ledger, *services.policy, std::move(plugin), services.publications) {}
   Registrar& registrar() override { return registrar_; }
   Logger& logger() override { return *services_.logger; }
   Database& database() override { return *services_.database; }

@@ -19,13 +19,7 @@
 
 namespace belonging {
 
-/** One stored publication. */
-struct Publication {
-  std::string key;              ///< "experience.results.wave:3": the plugin's name first, then what and when.
-  std::int64_t publishedAt = 0; ///< Seconds since the Unix epoch: shown as a date ("Published 29 December 2026").
-  nlohmann::json content;       ///< The released figures, as the plugin shaped them; never anything hidden.
-};
-
+/** Publications as stored: keys carry the owning plugin's name ("experience/results.wave:3"). */
 class PublicationStore {
 public:
   explicit PublicationStore(Database& database);

@@ -144,7 +144,10 @@ void ReleaseLedger::release(const std::string& measure, const std::string& perio
 
   soci::session sql(database_.pool());
   soci::transaction transaction(sql);
-  lockMeasure(sql, measure, period);
+  // The ledger spans periods: a month's (or a wave's) release is compared with every earlier
+  // release of the measure, or a new period would publish one leaver's change as Nov 39, Dec 38.
+  // So the lock is per measure; "*" is its row in the lock table.
+  lockMeasure(sql, measure, "*");
 
   // Only ids, sizes and digests at first: most sets are refreshed unchanged (found by digest)
   // or have no neighbour by size, so their stored records are never fetched.
@@ -152,8 +155,8 @@ void ReleaseLedger::release(const std::string& measure, const std::string& perio
   std::string digest, stored;
   soci::statement neighbours =
       (sql.prepare << "SELECT id, cardinality, digest FROM disclosure_releases WHERE measure = :m AND "
-                      "period = :p AND cardinality >= :low AND cardinality <= :high",
-       soci::use(measure), soci::use(period), soci::use(low), soci::use(high), soci::into(id),
+                      "cardinality >= :low AND cardinality <= :high",
+       soci::use(measure), soci::use(low), soci::use(high), soci::into(id),
        soci::into(cardinality), soci::into(digest));
   soci::statement records =
       (sql.prepare << "SELECT records FROM disclosure_releases WHERE id = :id", soci::use(id), soci::into(stored));

@@ -154,7 +154,6 @@ void registerAdminRoutes(NetworksContext& context) {
     context.host.renderer().page(request, response, "networks/report",
                                  {{"month", monthName(figures.period)},
                                   {"rows", rows},
-                                  {"current", figures.current},
                                   {"publishedOn", longDate(figures.publishedOn)},
                                   {"threshold", context.host.disclosure().policy().threshold},
                                   {"headings", headings},
@@ -179,8 +178,9 @@ void registerAdminRoutes(NetworksContext& context) {
     for (const auto& network : context.store.networks(false)) line(network.name);
     line("All networks");
     csv += "\r\n" + belonging::csvRow({belonging::csvField("* = not published: fewer than " + threshold +
-                                                       " people, a figure that would reveal one, or a change of fewer than " +
-                                                       threshold + " people since " + longDate(figures.publishedOn))});
+                                                       " people, or a figure that would reveal one. As published on " +
+                                                       longDate(figures.publishedOn) +
+                                                       "; each figure carries a small fixed noise, -3 to +3")});
     context.host.audit().record(request, "networks.report.export", "membership:" + figures.period);
     response.attachment("network-membership-" + figures.period + ".csv", "text/csv; charset=utf-8", csv);
   });

@@ -38,11 +38,11 @@ nlohmann::json yourMembership(NetworksContext& context, const Network& network, 
 
 nlohmann::json figuresNote(const MembershipFigures& figures, int threshold) {
   return {{"published_on", figures.publishedOn},
-          {"current", figures.current},
           {"threshold", threshold},
-          {"note", "Counts of members and allies; fewer than " + std::to_string(threshold) +
-                       " people are not shown, nor is a change of fewer than " + std::to_string(threshold) +
-                       " people within a month"}};
+          {"note", "Counts of members and allies, each changed by a small, fixed amount of noise (-3 to +3); "
+                   "fewer than " + std::to_string(threshold) +
+                       " people are not shown, and figures are published again only once at least " +
+                       std::to_string(threshold) + " people have joined or left"}};
 }
 
 } // namespace

@@ -153,6 +153,22 @@ CREATE TABLE network_publications (
   cells TEXT NOT NULL,
   PRIMARY KEY (measure, period)
 );
+)SQL", std::nullopt},
+          // One record per person per network, kept when they leave (the membership row goes at
+          // once): the release ledger tracks people, so helpers who leave and rejoin do not look
+          // like new people, and the cell key stays the same, so they do not get new noise.
+          // cell_key is NULL only for memberships from before this migration: keys come from
+          // the CSPRNG, not SQL, and are given on first use (countedMemberships).
+          {"0002_record_keys", R"SQL(
+CREATE TABLE network_records (
+  id ${AUTO_ID},
+  network_id BIGINT NOT NULL REFERENCES networks(id),
+  user_id BIGINT NOT NULL,
+  cell_key INTEGER CHECK (cell_key BETWEEN 0 AND 255),
+  UNIQUE (network_id, user_id)
+);
+CREATE INDEX network_records_by_user ON network_records(user_id);
+INSERT INTO network_records (network_id, user_id) SELECT network_id, user_id FROM network_memberships ORDER BY id;
 )SQL", std::nullopt}};
 }
 
@@ -223,6 +239,11 @@ bool NetworkStore::join(const Membership& membership) {
          "visible = excluded.visible, consent_version = excluded.consent_version, consented_at = excluded.consented_at",
       soci::use(membership.networkId), soci::use(membership.userId), soci::use(membership.kind), soci::use(visible),
       soci::use(membership.consentVersion), soci::use(membership.consentedAt);
+  // A rejoiner keeps the record and key they had: the key must not be drawn again.
+  const int key = belonging::newRecordKey();
+  sql << "INSERT INTO network_records (network_id, user_id, cell_key) VALUES (:n, :u, :k) "
+         "ON CONFLICT (network_id, user_id) DO NOTHING",
+      soci::use(membership.networkId), soci::use(membership.userId), soci::use(key);
   transaction.commit();
   return existing == 0;
 }
@@ -243,6 +264,18 @@ std::vector<Membership> NetworkStore::membershipsOf(std::int64_t userId) {
       [&](soci::statement& statement) { statement.exchange(soci::use(userId)); });
 }
 
+std::vector<std::int64_t> NetworkStore::recordNetworksOf(std::int64_t userId) {
+  soci::session sql(database_.pool());
+  std::vector<std::int64_t> found;
+  std::int64_t networkId = 0;
+  soci::statement statement =
+      (sql.prepare << "SELECT network_id FROM network_records WHERE user_id = :u ORDER BY network_id", soci::use(userId),
+       soci::into(networkId));
+  statement.execute();
+  while (statement.fetch()) found.push_back(networkId);
+  return found;
+}
+
 std::vector<Membership> NetworkStore::members(std::int64_t networkId) {
   soci::session sql(database_.pool());
   return readAll<MembershipRow>(
@@ -250,13 +283,37 @@ std::vector<Membership> NetworkStore::members(std::int64_t networkId) {
       [&](soci::statement& statement) { statement.exchange(soci::use(networkId)); });
 }
 
-std::vector<Membership> NetworkStore::activeMemberships() {
+std::vector<CountedMembership> NetworkStore::countedMemberships() {
   soci::session sql(database_.pool());
-  return readAll<MembershipRow>(
-      sql,
-      "SELECT m.id, m.network_id, m.user_id, m.kind, m.visible, m.consent_version, m.consented_at FROM "
-      "network_memberships m JOIN networks n ON n.id = m.network_id WHERE n.archived = 0",
-      [](soci::statement&) {});
+  {
+    std::vector<long long> unkeyed;
+    long long id = 0;
+    soci::statement statement = (sql.prepare << "SELECT id FROM network_records WHERE cell_key IS NULL", soci::into(id));
+    statement.execute();
+    while (statement.fetch()) unkeyed.push_back(id);
+    for (const long long record : unkeyed) {
+      const int key = belonging::newRecordKey();
+      // IS NULL: two instances filling at once keep whichever key came first.
+      sql << "UPDATE network_records SET cell_key = :k WHERE id = :i AND cell_key IS NULL", soci::use(key),
+          soci::use(record);
+    }
+  }
+  std::vector<CountedMembership> counted;
+  CountedMembership row;
+  long long record = 0;
+  int key = 0;
+  soci::statement statement =
+      (sql.prepare << "SELECT m.network_id, m.kind, r.id, r.cell_key FROM network_memberships m JOIN networks n ON "
+                      "n.id = m.network_id JOIN network_records r ON r.network_id = m.network_id AND r.user_id = "
+                      "m.user_id WHERE n.archived = 0 ORDER BY r.id",
+       soci::into(row.networkId), soci::into(row.kind), soci::into(record), soci::into(key));
+  statement.execute();
+  while (statement.fetch()) {
+    row.record = static_cast<std::uint32_t>(record);
+    row.key = static_cast<std::uint8_t>(key);
+    counted.push_back(row);
+  }
+  return counted;
 }
 
 int NetworkStore::eraseUser(std::int64_t userId) {
@@ -268,6 +325,9 @@ int NetworkStore::eraseUser(std::int64_t userId) {
   soci::statement sponsorships =
       (sql.prepare << "UPDATE networks SET sponsor_user_id = 0 WHERE sponsor_user_id = :u", soci::use(userId));
   sponsorships.execute(true);
+  // Erasure takes the records too: they say which networks the person ever joined. Rejoining
+  // later draws a new key, which is the one way to a new record, and needs erasing everything.
+  sql << "DELETE FROM network_records WHERE user_id = :u", soci::use(userId);
   transaction.commit();
   return static_cast<int>(memberships.get_affected_rows() + sponsorships.get_affected_rows());
 }
@@ -353,6 +413,12 @@ void NetworkStore::savePublication(const std::string& measure, const std::string
   sql << "INSERT INTO network_publications (measure, period, published_on, cells) VALUES (:m, :p, :on, :c) "
          "ON CONFLICT (measure, period) DO UPDATE SET published_on = excluded.published_on, cells = excluded.cells",
       soci::use(measure), soci::use(period), soci::use(publication.publishedOn), soci::use(cells);
+}
+
+std::optional<std::pair<std::string, Publication>> NetworkStore::latestPublication(const std::string& measure) {
+  auto all = publications(measure);
+  if (all.empty()) return std::nullopt;
+  return std::move(all.back());
 }
 
 std::vector<std::pair<std::string, Publication>> NetworkStore::publications(const std::string& measure) {

@@ -42,6 +42,17 @@ struct Membership {
   std::int64_t consentedAt = 0; ///< Seconds since the epoch.
 };
 
+/**
+ * A membership as the disclosure-controlled counts see it: by the person's record for the
+ * network, which outlives leaving, so leaving and rejoining is the same record and key.
+ */
+struct CountedMembership {
+  std::int64_t networkId = 0;
+  std::string kind;          ///< "member" or "ally".
+  std::uint32_t record = 0;  ///< The (person, network) record id the release ledger sees.
+  std::uint8_t key = 0;      ///< Its cell key (belonging::newRecordKey), drawn once.
+};
+
 /** An announcement, or an event with a date. */
 struct Post {
   std::int64_t id = 0;
@@ -77,15 +88,26 @@ public:
 
   /** The person's membership of the network, if any. */
   std::optional<Membership> membership(std::int64_t networkId, std::int64_t userId);
-  /** Adds or updates (idempotent); returns true when a new membership was created. */
+  /**
+   * Adds or updates (idempotent); returns true when a new membership was created. The first
+   * join of a network also creates the person's record for it, with a new key.
+   */
   bool join(const Membership& membership);
   /** Deletes the membership; returns whether there was one. */
   bool leave(std::int64_t networkId, std::int64_t userId);
   std::vector<Membership> membershipsOf(std::int64_t userId);
+  /** The networks the person has a record for (joined at some time), for their data export. */
+  std::vector<std::int64_t> recordNetworksOf(std::int64_t userId);
   std::vector<Membership> members(std::int64_t networkId);
-  /** Every membership of an active network, for the disclosure-controlled counts. */
-  std::vector<Membership> activeMemberships();
-  /** Deletes the person's memberships and sponsorships; returns how many rows went. */
+  /**
+   * Every membership of an active network, by record and key, for the disclosure-controlled
+   * counts. Gives a key to records from before keys existed (migration 0002) first.
+   */
+  std::vector<CountedMembership> countedMemberships();
+  /**
+   * Deletes the person's memberships, their network records and keys, and their sponsorships;
+   * returns how many membership and sponsorship rows went.
+   */
   int eraseUser(std::int64_t userId);
 
   std::vector<Post> posts(std::int64_t networkId, const std::string& today, int limit);
@@ -96,6 +118,8 @@ public:
 
   std::optional<Publication> publication(const std::string& measure, const std::string& period);
   void savePublication(const std::string& measure, const std::string& period, const Publication& publication);
+  /** The latest publication of a measure, with its period, if any. */
+  std::optional<std::pair<std::string, Publication>> latestPublication(const std::string& measure);
   /** Every stored publication of a measure, oldest period first. */
   std::vector<std::pair<std::string, Publication>> publications(const std::string& measure);
 

@@ -229,7 +229,14 @@ nlohmann::json NetworksContext::exportUserData(std::int64_t userId) {
   for (const auto& network : all) {
     if (network.sponsorUserId == userId) sponsored.push_back(network.slug);
   }
-  return {{"memberships", memberships}, {"sponsor_of", sponsored}};
+  // The records' keys stay secret: a helper who knew their own could work out the noise.
+  nlohmann::json records = nlohmann::json::array();
+  for (const std::int64_t networkId : store.recordNetworksOf(userId)) {
+    for (const auto& network : all) {
+      if (network.id == networkId) records.push_back(network.slug);
+    }
+  }
+  return {{"memberships", memberships}, {"sponsor_of", sponsored}, {"network_records", records}};
 }
 
 nlohmann::json NetworksContext::memberRows(const Network& network, MemberView view) {
@@ -266,7 +273,7 @@ nlohmann::json NetworksContext::leaders(const Network& network) {
 
 MembershipFigures NetworksContext::figures() {
   const auto active = store.networks(false);
-  const auto memberships = store.activeMemberships();
+  const auto memberships = store.countedMemberships();
   const std::string period = thisMonth();
   std::vector<std::string> names;
   std::map<std::int64_t, std::string> nameOf;
@@ -274,44 +281,52 @@ MembershipFigures NetworksContext::figures() {
     names.push_back(network.name);
     nameOf[network.id] = network.name;
   }
-  MembershipFigures figures{period, today(), true, nlohmann::json::object()};
+  MembershipFigures figures{period, today(), nlohmann::json::object()};
   if (names.empty()) return figures;
 
   // The same memberships give the same release, so a page view need not take the ledger's
   // lock again until someone joins or leaves.
-  std::string key = period;
+  std::string key;
   for (const auto& name : names) key += "|" + name;
   for (const auto& membership : memberships) {
-    key += ";" + std::to_string(membership.id) + ":" + std::to_string(membership.networkId) + membership.kind;
+    key += ";" + std::to_string(membership.record) + ":" + std::to_string(membership.networkId) + membership.kind;
   }
   std::lock_guard lock(figuresMutex_);
   if (key == figuresKey_ && figuresCache_.period == period) return figuresCache_;
 
   belonging::Table table({{"Network", names, {}, "All networks"}, {"Kind", {"Member", "Ally"}, {}, "Total"}});
   for (const auto& membership : memberships) {
-    table.addRecord(static_cast<std::uint32_t>(membership.id),
+    // One record and key per person per network: the cell-key method perturbs every count, and
+    // the same people give the same figure on every page, export and API, in every month.
+    table.addRecord(membership.record, membership.key,
                     {nameOf[membership.networkId], membership.kind == "member" ? "Member" : "Ally"});
   }
-  // With no members there is nobody to protect and nothing for the ledger to compare.
+  // With no members there is nobody to protect and nothing for the ledger to compare. The
+  // ledger's period is only a label: it compares this month's release with every earlier one.
   const auto released = table.hasRecords()
                             ? host.disclosure().release(table, {"membership", period, "active networks, members and allies"})
                             : host.disclosure().releaseCounts(table);
   const auto& policy = host.disclosure().policy();
+  nlohmann::json cells = nlohmann::json::object();
   for (std::size_t row = 0; row < table.positions(0).size(); ++row) {
     for (std::size_t column = 0; column < table.positions(1).size(); ++column) {
-      figures.cells[table.positions(0)[row].label][table.positions(1)[column].label] =
-          cellOf(released.figure({row, column}), policy);
+      cells[table.positions(0)[row].label][table.positions(1)[column].label] = cellOf(released.figure({row, column}), policy);
     }
   }
-  if (released.cells(belonging::CellStatus::Differencing) == 0) {
-    store.savePublication("membership", period, {figures.publishedOn, figures.cells});
-  } else if (auto stored = store.publication("membership", period)) {
-    // Held back: show what was last published this month rather than nothing.
-    figures.cells = stored->cells;
-    figures.publishedOn = stored->publishedOn;
-    figures.current = false;
+  // Held back or not, what is shown is the latest publication, with its date, and a view says
+  // nothing else: a page that said "newer figures are held back" would tell whoever watches a
+  // quiet network that someone just joined or left. An unchanged release is not a new
+  // publication (its date would show that nothing changed, where a hold-back would not).
+  auto latest = store.latestPublication("membership");
+  if (released.cells(belonging::CellStatus::Differencing) == 0 && (!latest || latest->second.cells != cells)) {
+    store.savePublication("membership", period, {figures.publishedOn, cells});
+    latest = std::make_pair(period, Publication{figures.publishedOn, cells});
+  }
+  if (latest) {
+    figures.cells = latest->second.cells;
+    figures.publishedOn = latest->second.publishedOn;
   } else {
-    figures.current = false;
+    figures.cells = cells; // Nothing published yet: every cell hidden.
   }
   figuresKey_ = key;
   figuresCache_ = figures;

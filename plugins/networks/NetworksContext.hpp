@@ -33,12 +33,11 @@ private:
 /** Which members a viewer may see on a network's member list. */
 enum class MemberView { None, VisibleOnly, All };
 
-/** Disclosure-controlled membership figures for one month, as published. */
+/** The latest published membership figures (disclosure-controlled, perturbed). */
 struct MembershipFigures {
-  std::string period;      ///< "2026-11"
-  std::string publishedOn; ///< The date these figures were released.
-  bool current = true;     ///< False when newer figures are held back and these are the last published.
-  nlohmann::json cells;    ///< {"<network name>": {"Member": cell, "Ally": cell, "Total": cell}}, plus "Total".
+  std::string period;      ///< This month, "2026-11".
+  std::string publishedOn; ///< The date these figures were published (this month or earlier).
+  nlohmann::json cells;    ///< {"<network name>": {"Member": cell, "Ally": cell, "Total": cell}}, plus "All networks".
 };
 
 class NetworksContext {
@@ -85,7 +84,10 @@ public:
   /** Everything the plugin holds about the user (the privacy manifest's export). */
   nlohmann::json exportUserData(std::int64_t userId);
 
-  /** This month's membership figures, through host.disclosure() (the ledger applies). */
+  /**
+   * The latest membership figures, through host.disclosure() (the ledger and the cell-key
+   * method apply), published again when at least k people have joined or left.
+   */
   MembershipFigures figures();
   /** A stored cell as template data for core/figure. */
   std::string figureHtml(const nlohmann::json& cell) const;

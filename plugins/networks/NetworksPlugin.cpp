@@ -120,6 +120,11 @@ public:
            "and the version of the membership statement you agreed to and when. Membership of some networks can "
            "reveal your health, ethnicity, religion or sexual orientation.",
            true, "until you leave the network or your account is disabled, then deleted at once"},
+          {"staff network records",
+           "For each network you have ever joined, a record holding a random number, kept after you leave: the "
+           "membership figures count people by it, so leaving and rejoining is not mistaken for a new person. "
+           "It holds no kind, consent or date.",
+           true, "until you erase your network data or your account is disabled, then deleted at once"},
           {"network sponsorship", "If you are a network's executive sponsor, that appointment.", false,
            "until an administrator removes it or your account is disabled"}},
          [&context](std::int64_t userId) { return context.exportUserData(userId); },

@@ -95,7 +95,6 @@ void registerStaffRoutes(NetworksContext& context) {
                         {"visibilityConfidential", visibility == "confidential"},
                         {"visibilityAny", visibility != "open" && visibility != "confidential"},
                         {"threshold", context.host.disclosure().policy().threshold},
-                        {"figuresCurrent", figures.current},
                         {"publishedOn", longDate(figures.publishedOn)}};
     context.host.renderer().page(request, response, "networks/directory", data, "Staff networks");
   });
@@ -129,7 +128,6 @@ void registerStaffRoutes(NetworksContext& context) {
     const auto figures = context.figures();
     const auto cell = figures.cells.contains(network.name) ? figures.cells[network.name]["Total"] : nlohmann::json();
     data["figure"] = context.figureHtml(cell);
-    data["figuresCurrent"] = figures.current;
     data["publishedOn"] = longDate(figures.publishedOn);
     data["threshold"] = context.host.disclosure().policy().threshold;
     data["csrfToken"] = request.csrfToken;

@@ -725,7 +725,7 @@ TEST_CASE("attack: a held-back cell cannot be worked out as the total minus the 
   }
 }
 
-TEST_CASE("attack: other periods and measures are independent; instances share one ledger", "[ledger][attack]") {
+TEST_CASE("attack: other measures are independent, other periods are not; instances share one ledger", "[ledger][attack]") {
   ScratchDatabase scratch;
   const DisclosurePolicy policy;
   Workforce staff;
@@ -738,9 +738,11 @@ TEST_CASE("attack: other periods and measures are independent; instances share o
   Instance second(scratch, policy, "workforce", first.attacker);
   REQUIRE(isReleased(first.release(hundred, {"headcount", "2026-11", "all staff"}).status({1})));
 
-  SECTION("another period is released freely") {
-    // Figures of another period are published in their own right (a new wave, a new month).
-    CHECK(first.release(hundredAndOne, {"headcount", "2026-12", "all staff"}).value({1}) == 101);
+  SECTION("another period is compared with the earlier ones") {
+    // The month-boundary attack: a new month must not publish Nov 100, Dec 101.
+    const auto december = first.release(hundredAndOne, {"headcount", "2026-12", "all staff"});
+    CHECK(heldBack(december));
+    CHECK_FALSE(workOut(december, {1}));
   }
   SECTION("another measure is released freely") {
     CHECK(first.release(hundredAndOne, {"starters", "2026-11", "all staff"}).value({1}) == 101);

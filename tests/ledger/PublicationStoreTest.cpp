@@ -2,6 +2,7 @@
 // view and every instance. Runs on SQLite, and on PostgreSQL in scripts/test's second pass.
 
 #include "LedgerDatabase.hpp"
+#include "DisclosureService.hpp"
 #include "PublicationStore.hpp"
 
 #include <catch2/catch.hpp>
@@ -100,4 +101,26 @@ TEST_CASE("publications: the latest under a prefix, with pattern characters take
   CHECK(latest->content.at("month") == "November");
   CHECK(store.latest("networks.members%")->key == "networks.members%hip:2026-12");
   CHECK_FALSE(store.latest("networks.members_"));
+}
+
+TEST_CASE("publications: each plugin publishes under its own name", "[publication]") {
+  ScratchDatabase scratch;
+  auto database = openWithPublications(scratch);
+  belonging::ReleaseLedger ledger(*database);
+  PublicationStore store(*database);
+  const belonging::DisclosurePolicy policy;
+  belonging::DisclosureService experience(ledger, policy, "experience", &store);
+  belonging::DisclosureService networks(ledger, policy, "networks", &store);
+  const auto published = experience.publish("results.wave:3", [] { return nlohmann::json{{"respondents", 71}}; });
+  CHECK(published.key == "results.wave:3");
+  CHECK(store.find("experience/results.wave:3"));
+  // Another plugin's same key is its own publication.
+  CHECK(networks.publish("results.wave:3", [] { return nlohmann::json{{"members", 40}}; }).content.at("members") == 40);
+  CHECK(experience.publish("results.wave:3", [] { return nlohmann::json{{"respondents", 72}}; }).content.at("respondents") == 71);
+  const auto latest = experience.latestPublication("results.");
+  REQUIRE(latest);
+  CHECK(latest->key == "results.wave:3");
+  CHECK_FALSE(networks.latestPublication("membership"));
+  belonging::DisclosureService unpublished(ledger, policy, "admin");
+  CHECK_THROWS_AS(unpublished.publish("x", [] { return nlohmann::json::object(); }), std::logic_error);
 }

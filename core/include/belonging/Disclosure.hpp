@@ -158,6 +158,58 @@ std::int64_t roundCount(std::int64_t count, int base);
 void validatePolicy(const DisclosurePolicy& policy);
 
 // ---------------------------------------------------------------------------------------------
+// The cell-key method (ONS Census 2021, ABS TableBuilder), for counts re-published over time.
+// Any exact count that is published again as people join and leave can be differenced: two
+// releases one person apart give that person away. So each record carries a random key, drawn
+// once when the record is created; a cell's key is the sum of its records' keys modulo 256; and
+// a fixed, public table maps (count, cell key) to a small change. The same people always give the
+// same cell key, so the same figure, in every table, page and export, however often it is asked
+// for; one person more or less gives an unrelated key, so their change hides in the noise.
+// ---------------------------------------------------------------------------------------------
+
+/** A record's key, 0..255. */
+using RecordKey = std::uint8_t;
+
+/** A new record key from the CSPRNG (OpenSSL). Draw it once, when the record is created, and keep it secret. */
+RecordKey newRecordKey();
+
+/**
+ * The perturbation table. For a count c and a cell key:
+ *  - c = 0 stays 0 (a cell with no records has key 0 and nobody to protect);
+ *  - 1 <= c <= k-1 is hidden: primary suppression has already hidden it, and the table never
+ *    turns it into a number (neither 0 nor k: a shown 0 must mean nobody);
+ *  - c >= k becomes c + change(cell key), the change in -maxChange()..+maxChange() drawn by the
+ *    key from weights() (how many of the 256 keys give each change);
+ *  - where c + change would fall below k, the cell is hidden instead, as if it were small: so a
+ *    released figure is never 1..k-1, and the edge between hidden and shown is itself noisy
+ *    (a group of k to k+maxChange()-1 people is sometimes hidden).
+ * README ("Cell-key perturbation") gives the standard table's parameters and why.
+ */
+class PerturbationTable {
+public:
+  /** weights[i] keys out of 256 give the change i - (weights.size() - 1) / 2; an odd count of weights summing to 256. */
+  explicit PerturbationTable(std::vector<int> weights);
+  /** The table every keyed release uses: changes -3..+3, each for 36 or 37 of the 256 keys. */
+  static const PerturbationTable& standard();
+
+  int maxChange() const { return maxChange_; }
+  const std::vector<int>& weights() const { return weights_; }
+  /** The change a cell key gives a count of at least k (before the edge rule above). */
+  int change(RecordKey cellKey) const { return changeByKey_[cellKey]; }
+  /** The released figure for a true count, or std::nullopt when the cell is hidden. */
+  std::optional<std::int64_t> perturb(std::int64_t count, RecordKey cellKey, int threshold) const;
+  /** Over a uniform cell key, for counts of at least k + maxChange(): */
+  double variance() const;            ///< E[change^2] (the mean change is 0).
+  double meanAbsoluteChange() const;  ///< E[|change|].
+  double changedShare() const;        ///< P(change != 0).
+
+private:
+  std::vector<int> weights_;
+  int maxChange_ = 0;
+  std::vector<int> changeByKey_; ///< 256 entries.
+};
+
+// ---------------------------------------------------------------------------------------------
 // Tables people read: labelled, optionally hierarchical, with records for the release ledger.
 // Plugins build a Table and release it through host.disclosure() (Host.hpp), which applies the
 // configured policy and the ledger; they never call suppress() on their own figures.
@@ -203,7 +255,20 @@ public:
    * release ledger can tell whether a later release differs from this one by fewer than k.
    */
   void addRecord(std::uint32_t record, const std::vector<std::string>& categories);
+  /**
+   * Adds one person with their record key (newRecordKey(), drawn once and kept with the record):
+   * the table's released counts are then perturbed by the cell-key method (PerturbationTable).
+   * Use it for counts that are re-published as they change (membership, dashboards). A table's
+   * records either all have keys or none do; mixing them throws DisclosureError.
+   */
+  void addRecord(std::uint32_t record, RecordKey key, const std::vector<std::string>& categories);
   bool hasRecords() const { return !records_.empty(); }
+  /** Whether the records were added with keys, so releases are perturbed. */
+  bool hasKeys() const { return !keySums_.empty(); }
+  /** A cell's key: the sum of its records' keys modulo 256 (0 without keys). */
+  RecordKey cellKey(const std::vector<std::size_t>& position) const { return cellKeyAt(flatOffset(position)); }
+  /** The key of a flat cell (margins included), as cellKey. */
+  RecordKey cellKeyAt(std::size_t flatOffset) const;
 
   /** The true count at a position (one position index per dimension). */
   std::int64_t count(const std::vector<std::size_t>& position) const;
@@ -235,6 +300,8 @@ private:
   std::vector<Axis> axes_;
   CountTable flat_;
   std::vector<std::vector<std::uint32_t>> records_; // Per flat category cell, when records are used.
+  std::vector<std::uint32_t> keySums_;              // Per flat category cell, when records have keys.
+  std::size_t unkeyedRecords_ = 0;
 };
 
 /**
@@ -267,12 +334,24 @@ public:
   std::size_t cells(CellStatus status) const;
   /** The flat engine result, for auditing. */
   const SuppressedTable& flat() const { return suppressed_; }
+  /** Whether the released values are perturbed (the table's records had keys). */
+  bool perturbed() const { return !perturbed_.empty(); }
 
 private:
+  friend ReleasedTable perturb(ReleasedTable released, const PerturbationTable& perturbation);
   Table table_;
   SuppressedTable suppressed_;
   DisclosurePolicy policy_;
+  std::vector<std::optional<std::int64_t>> perturbed_; ///< Per flat cell, when perturbed.
 };
+
+/**
+ * The cell-key method applied to a released table whose records have keys: every released
+ * count becomes PerturbationTable::perturb of its true count and cell key (then rounded, if the
+ * policy rounds); a count the table hides becomes Secondary. Hidden cells stay hidden. A table
+ * without keys is returned as it is.
+ */
+ReleasedTable perturb(ReleasedTable released, const PerturbationTable& perturbation = PerturbationTable::standard());
 
 /** Applies the policy to a Table (no ledger: DisclosureControl::release adds that). */
 ReleasedTable suppress(const Table& table, const DisclosurePolicy& policy);

@@ -85,7 +85,7 @@ public:
 /** What a release is of: the ledger compares releases with the same measure and period. */
 struct ReleaseScope {
   std::string measure;    ///< "membership": stable, one per kind of figure (the plugin's name is prefixed).
-  std::string period;     ///< "2026-11", "wave:3": releases are compared within a period.
+  std::string period;     ///< "2026-11", "wave:3": labels the release; it is compared with every earlier period too.
   std::string population; ///< The filter in words ("network=lgbtq"), recorded with each release.
 };
 
@@ -106,10 +106,12 @@ public:
   virtual const DisclosurePolicy& policy() const = 0;
   /**
    * Suppresses the table and applies the release ledger: if any cell of at least k people
-   * differs by 1 to k-1 people from a figure already released for the same measure and
+   * differs by 1 to k-1 people from a figure already released for the same measure, in any
    * period, the whole table is held back (every cell Differencing) until at least k have
    * changed; otherwise what is released is recorded. Build the table with Table::addRecord
-   * (a stable id per person or submission); throws DisclosureError otherwise.
+   * (a stable id per person or submission); throws DisclosureError otherwise. A table whose
+   * records have keys is perturbed by the cell-key method (perturb in Disclosure.hpp), and is
+   * held back within k-1 plus 0..8 records, drawn from its keys.
    */
   virtual ReleasedTable release(const Table& table, const ReleaseScope& scope) = 0;
   /**

@@ -22,7 +22,7 @@ extern "C" {
 /** Incremented when an existing field or callback changes meaning: the host refuses other majors. */
 #define BELONGING_ABI_MAJOR 1
 /** Incremented when fields or host services are appended: the host accepts minors up to its own. */
-#define BELONGING_ABI_MINOR 2
+#define BELONGING_ABI_MINOR 3
 /** Major and minor packed as (major << 16) | minor. */
 #define BELONGING_ABI_VERSION (0x10000u * BELONGING_ABI_MAJOR + BELONGING_ABI_MINOR)
 /** The SDK release the headers belong to; part of the build signature. */
