@@ -12,6 +12,7 @@
 #include <soci/connection-pool.h>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -100,6 +101,13 @@ struct ReleaseScope {
  *   auto figure = released.figure({0, 1});         // status + value (if released) + reason
  *   belonging::displayText(figure, released.policy()); // "fewer than 11", "*", "42"
  */
+/** A stored publication (DESIGN §6: a publication is an event). Appended in ABI 1.3. */
+struct Publication {
+  std::string key;              ///< As the plugin named it ("results.wave:3"), without the plugin's prefix.
+  std::int64_t publishedAt = 0; ///< Seconds since the Unix epoch: show it as a date ("Published 29 December 2026").
+  nlohmann::json content;       ///< The released figures, as the plugin shaped them.
+};
+
 class DisclosureControl {
 public:
   virtual ~DisclosureControl() = default;
@@ -119,6 +127,17 @@ public:
    * uploaded to make it safe). Figures drawn from records in the database use release().
    */
   virtual ReleasedTable releaseCounts(const Table& table) = 0;
+  /**
+   * A publication (DESIGN §6): a wave's results at close, a year's indicators, a monthly
+   * snapshot. The first call computes it with `compute`, which releases its figures through
+   * release() and returns a JSON object of what was released (hidden figures as null, never a
+   * hidden value or why it is hidden); it is stored under `key`, and every later call, on any
+   * instance, returns the stored figures byte for byte without running compute. Pages, exports
+   * and APIs all render what this returns, so they always agree. Appended in ABI 1.3.
+   */
+  virtual Publication publish(const std::string& key, const std::function<nlohmann::json()>& compute) = 0;
+  /** The newest publication whose key starts with `prefix`, if any: what a live view shows. Appended in ABI 1.3. */
+  virtual std::optional<Publication> latestPublication(const std::string& prefix) = 0;
 };
 
 /** A user as a plugin may see them: never a password, session or token. */
