@@ -77,4 +77,29 @@ ReleasedTable DisclosureService::release(const Table& table, const ReleaseScope&
 
 ReleasedTable DisclosureService::releaseCounts(const Table& table) { return suppress(table, policy_); }
 
+namespace {
+
+/** The plugin's view of a stored publication: its key without the owner's prefix. */
+Publication owned(Publication stored, std::size_t prefixLength) {
+  stored.key.erase(0, prefixLength);
+  return stored;
+}
+
+} // namespace
+
+Publication DisclosureService::publish(const std::string& key, const std::function<nlohmann::json()>& compute) {
+  if (!publications_) throw std::logic_error("this disclosure service has no publication store");
+  if (key.empty()) throw DisclosureError("a publication needs a key");
+  const std::string prefix = owner_ + "/";
+  return owned(publications_->once(prefix + key, compute), prefix.size());
+}
+
+std::optional<Publication> DisclosureService::latestPublication(const std::string& prefix) {
+  if (!publications_) throw std::logic_error("this disclosure service has no publication store");
+  const std::string owner = owner_ + "/";
+  auto found = publications_->latest(owner + prefix);
+  if (!found) return std::nullopt;
+  return owned(std::move(*found), owner.size());
+}
+
 } // namespace belonging
