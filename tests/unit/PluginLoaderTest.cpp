@@ -57,7 +57,7 @@ TEST_CASE("a good plugin loads and registers through the registrar", "[core][plu
   const PluginStatus& status = environment.loader.statuses().front();
   CHECK(status.name == "fixture_good");
   CHECK(status.version == "1.2.3");
-  CHECK(status.abi == "1.2");
+  CHECK(status.abi == "1.3");
   CHECK(status.status == "loaded");
   CHECK(environment.registry.match("GET", "/fixture/hello").route);
   CHECK(environment.registry.templates().contains("fixture_good/hello"));
@@ -69,14 +69,14 @@ TEST_CASE("a wrong ABI major is refused naming the plugin and both versions", "[
   LoaderEnvironment environment;
   CHECK(environment.loadRequired("fixture_wrong_abi") ==
         "plugin \"fixture_wrong_abi\" 9.9.9 was built for plugin ABI 99.0; this host supports ABI "
-        "1.2 (same major, minor up to 2): rebuild it against this SDK");
+        "1.3 (same major, minor up to 3): rebuild it against this SDK");
 }
 
 TEST_CASE("a different build signature is refused before load is called", "[core][plugins]") {
   LoaderEnvironment environment;
   const std::string message = environment.loadRequired("fixture_wrong_signature");
   CHECK_THAT(message, Catch::StartsWith("plugin \"fixture_wrong_signature\" 0.0.1 was built as "
-                                        "\"othercc-1;c++201703;other-abi;plain;sdk-0.0\" but this host (ABI 1.2) was built as \"" +
+                                        "\"othercc-1;c++201703;other-abi;plain;sdk-0.0\" but this host (ABI 1.3) was built as \"" +
                                         std::string(BELONGING_BUILD_SIGNATURE) + "\""));
 }
 
