@@ -51,13 +51,14 @@ ReleasedTable DisclosureService::release(const Table& table, const ReleaseScope&
   std::vector<bool> published;
   ledger_.release(owner_ + "/" + scope.measure, scope.period, policy_.threshold + holdBackMargin(table), populations,
                   [&](const std::vector<bool>& differencing) {
-                    // Flags on cells under k do not matter: they are hidden anyway, and their
-                    // changes show in the margins, which are at least k.
+                    // Flags on cells under k do not matter: they are hidden anyway (or, under
+                    // SurveyProportions, an answer count of a released group), and their
+                    // changes show in the margins or group sizes, which are at least k.
                     bool hold = false;
                     for (std::size_t i = 0; i < positions.size() && !hold; ++i) {
                       hold = differencing[i] && table.count(positions[i]) >= policy_.threshold;
                     }
-                    result.emplace(hold ? holdBack(table, policy_) : perturb(suppress(table, policy_)));
+                    result.emplace(hold ? holdBack(table, policy_) : perturb(suppress(table, policy_, scope.rule)));
                     // A cell hidden to protect a small one protects nothing if its figure was
                     // published before for exactly these people: the earlier figure fills it
                     // back in. Hold the table back rather than release that.

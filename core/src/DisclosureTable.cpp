@@ -51,38 +51,16 @@ std::string fixed(double value, int decimals) {
   return buffer;
 }
 
-std::string hiddenReason(CellStatus status, int threshold) {
-  const std::string k = std::to_string(threshold);
-  switch (status) {
-  case CellStatus::Released:
-  case CellStatus::Rounded: return {};
-  case CellStatus::Primary: return "fewer than " + k + " people";
-  case CellStatus::Secondary: return "hidden so that a smaller group cannot be worked out from the totals";
-  case CellStatus::Differencing:
-    return "not updated yet: fewer than " + k + " people differ from the figures already published";
-  case CellStatus::RateSuppressed: return "a count it is based on is not published";
-  case CellStatus::Withheld: return "not published";
-  }
-  return {};
-}
-
-/** Whether every input is released; otherwise a RateSuppressed figure saying why. */
+/** Whether every input is released; otherwise a hidden figure, with the one explanation. */
 std::optional<Figure> blockedRate(Figure::Kind kind, std::initializer_list<const Figure*> inputs) {
   for (const Figure* input : inputs) {
-    if (!input->released() || !input->value) {
-      Figure result{kind, CellStatus::RateSuppressed, std::nullopt, {}};
-      result.reason = input->status == CellStatus::Primary
-                          ? "a count it is based on is " + input->reason
-                          : "a count it is based on is not published";
-      return result;
-    }
+    if (!input->released() || !input->value) return Figure{kind, CellStatus::RateSuppressed, std::nullopt, kHiddenExplanation};
   }
   return std::nullopt;
 }
 
-Figure emptyGroup(Figure::Kind kind) {
-  return {kind, CellStatus::RateSuppressed, std::nullopt, "there is no one in the group"};
-}
+// A rate over nobody has no value; it shows as every other figure without one does.
+Figure emptyGroup(Figure::Kind kind) { return {kind, CellStatus::RateSuppressed, std::nullopt, kHiddenExplanation}; }
 
 } // namespace
 
@@ -302,7 +280,7 @@ Figure ReleasedTable::figure(const std::vector<std::size_t>& position) const {
   Figure result;
   result.status = status(position);
   if (const auto released = value(position)) result.value = static_cast<double>(*released);
-  result.reason = hiddenReason(result.status, policy_.threshold);
+  if (!result.released()) result.reason = kHiddenExplanation;
   return result;
 }
 
@@ -312,7 +290,50 @@ std::size_t ReleasedTable::cells(CellStatus which) const {
   return result;
 }
 
-ReleasedTable suppress(const Table& table, const DisclosurePolicy& policy) {
+namespace {
+
+/**
+ * SurveyProportions (Disclosure.hpp): the engine protects the group sizes, a table of people
+ * counts with the answer summed out, and each answer cell takes its group's status. The answer
+ * is the last flat dimension (it must be ungrouped), so a cell's group is its index without it.
+ */
+SuppressedTable suppressProportions(const Table& table, const DisclosurePolicy& policy) {
+  const auto& dimensions = table.dimensions();
+  if (dimensions.size() < 2) throw DisclosureError("survey proportions need a group dimension and an answer dimension");
+  if (!dimensions.back().groups.empty()) {
+    throw DisclosureError("the answer dimension (\"" + dimensions.back().name + "\") of survey proportions cannot be grouped");
+  }
+  const CountTable& flat = table.flat();
+  std::vector<std::size_t> groupSizes(flat.sizes().begin(), flat.sizes().end() - 1);
+  const std::size_t answerTotal = flat.sizes().back();
+  CountTable sizes(groupSizes);
+  for (std::size_t cell = 0; cell < sizes.cellCount(); ++cell) {
+    if (sizes.isMargin(cell)) continue;
+    auto index = sizes.index(cell);
+    index.push_back(answerTotal);
+    const std::int64_t people = flat.at(index);
+    index.back() = 0;
+    // The answer does not enter which combinations cannot occur: any answer's cell says.
+    if (flat.isStructuralZero(flat.offset(index))) {
+      sizes.setStructuralZero(sizes.index(cell));
+    } else {
+      sizes.set(sizes.index(cell), people);
+    }
+  }
+  const SuppressedTable protectedSizes = suppress(sizes, policy);
+  std::vector<CellStatus> status(flat.cellCount());
+  for (std::size_t cell = 0; cell < flat.cellCount(); ++cell) {
+    auto index = flat.index(cell);
+    index.pop_back();
+    status[cell] = protectedSizes.status(index);
+  }
+  return SuppressedTable(flat, std::move(status), policy.roundTo);
+}
+
+} // namespace
+
+ReleasedTable suppress(const Table& table, const DisclosurePolicy& policy, MeasureRule rule) {
+  if (rule == MeasureRule::SurveyProportions) return ReleasedTable(table, suppressProportions(table, policy), policy);
   return ReleasedTable(table, suppress(table.flat(), policy), policy);
 }
 
@@ -329,15 +350,13 @@ ReleasedTable holdBack(const Table& table, const DisclosurePolicy& policy) {
 Figure percentage(const Figure& numerator, const Figure& denominator) {
   if (auto blocked = blockedRate(Figure::Kind::Percentage, {&numerator, &denominator})) return *blocked;
   if (*denominator.value <= 0) return emptyGroup(Figure::Kind::Percentage);
-  return {Figure::Kind::Percentage, CellStatus::Released, 100.0 * *numerator.value / *denominator.value, {}};
+  return {Figure::Kind::Percentage, CellStatus::Released, std::round(100.0 * *numerator.value / *denominator.value), {}};
 }
 
 Figure relativeLikelihood(const Figure& aEvents, const Figure& aTotal, const Figure& bEvents, const Figure& bTotal) {
   if (auto blocked = blockedRate(Figure::Kind::Ratio, {&aEvents, &aTotal, &bEvents, &bTotal})) return *blocked;
   if (*aTotal.value <= 0 || *bTotal.value <= 0) return emptyGroup(Figure::Kind::Ratio);
-  if (*bEvents.value <= 0) {
-    return {Figure::Kind::Ratio, CellStatus::RateSuppressed, std::nullopt, "no one in the comparison group had the outcome"};
-  }
+  if (*bEvents.value <= 0) return emptyGroup(Figure::Kind::Ratio); // No one in the comparison group had the outcome.
   const double a = *aEvents.value / *aTotal.value;
   const double b = *bEvents.value / *bTotal.value;
   return {Figure::Kind::Ratio, CellStatus::Released, a / b, {}};
@@ -362,11 +381,13 @@ const char* statusName(CellStatus status) {
   return "unknown";
 }
 
+const char* publicStatusName(CellStatus status) {
+  if (!isReleased(status)) return "hidden";
+  return status == CellStatus::Rounded ? "rounded" : "released";
+}
+
 FigureText displayText(const Figure& figure, const DisclosurePolicy& policy) {
-  if (!figure.released() || !figure.value) {
-    if (figure.status == CellStatus::Primary) return {"fewer than " + std::to_string(policy.threshold), "people"};
-    return {"*", figure.reason.empty() ? hiddenReason(figure.status, policy.threshold) : figure.reason};
-  }
+  if (!figure.released() || !figure.value) return {"*", kHiddenExplanation};
   const double value = *figure.value;
   switch (figure.kind) {
   case Figure::Kind::Count: {
@@ -374,7 +395,7 @@ FigureText displayText(const Figure& figure, const DisclosurePolicy& policy) {
     if (figure.status == CellStatus::Rounded) hint = "rounded to the nearest " + std::to_string(policy.roundTo);
     return {withSeparators(std::llround(value)), hint};
   }
-  case Figure::Kind::Percentage: return {fixed(value, 1) + "%", {}};
+  case Figure::Kind::Percentage: return {std::to_string(std::llround(value)) + "%", {}};
   case Figure::Kind::Mean: return {fixed(value, 2), {}};
   case Figure::Kind::Ratio: return {fixed(value, 2), {}};
   }
@@ -383,28 +404,31 @@ FigureText displayText(const Figure& figure, const DisclosurePolicy& policy) {
 
 nlohmann::json templateData(const Figure& figure, const DisclosurePolicy& policy) {
   const FigureText shown = displayText(figure, policy);
-  return {{"text", shown.text}, {"hint", shown.hint}, {"hidden", !figure.released()}, {"status", statusName(figure.status)}};
+  const bool hidden = !figure.released() || !figure.value;
+  return {{"text", shown.text}, {"hint", shown.hint}, {"hidden", hidden}, {"status", hidden ? "hidden" : publicStatusName(figure.status)}};
 }
 
 std::string csvText(const Figure& figure) {
   if (!figure.released() || !figure.value) return "*";
-  if (figure.kind == Figure::Kind::Count) return std::to_string(std::llround(*figure.value));
-  return fixed(*figure.value, figure.kind == Figure::Kind::Percentage ? 1 : 2);
+  if (figure.kind == Figure::Kind::Count || figure.kind == Figure::Kind::Percentage) {
+    return std::to_string(std::llround(*figure.value));
+  }
+  return fixed(*figure.value, 2);
 }
 
 nlohmann::json toJson(const Figure& figure) {
   nlohmann::json result;
   if (figure.released() && figure.value) {
-    if (figure.kind == Figure::Kind::Count) {
+    if (figure.kind == Figure::Kind::Count || figure.kind == Figure::Kind::Percentage) {
       result["value"] = std::llround(*figure.value);
     } else {
       result["value"] = *figure.value;
     }
+    result["status"] = publicStatusName(figure.status);
   } else {
     result["value"] = nullptr;
-    result["reason"] = figure.reason;
+    result["status"] = "hidden";
   }
-  result["status"] = statusName(figure.status);
   return result;
 }
 

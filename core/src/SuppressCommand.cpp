@@ -59,11 +59,12 @@ std::vector<Row> parseCsv(const std::string& text) {
   return rows;
 }
 
-bool isTotalLabel(std::string label) {
+/** Trimmed and lower-cased (ASCII), so "  Grand TOTAL " matches "grand total". */
+std::string normalisedLabel(std::string label) {
   label.erase(0, label.find_first_not_of(" \t"));
   label.erase(label.find_last_not_of(" \t") + 1);
   std::transform(label.begin(), label.end(), label.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return label == "total";
+  return label;
 }
 
 } // namespace
@@ -94,21 +95,34 @@ int runSuppress(const SuppressOptions& options, std::ostream& err) {
     }
   }
 
-  // Which rows and columns are totals.
+  // Which rows and columns are totals. A total that goes unrecognised would be published as a
+  // category, unprotected, with the cells it gives away; a second one is a table we do not
+  // understand. Either way, better to stop than to guess.
+  std::vector<std::string> totalLabels{"total", "grand total", "all"};
+  for (const auto& label : options.totalLabels) totalLabels.push_back(normalisedLabel(label));
+  auto isTotal = [&](const std::string& label) {
+    return std::find(totalLabels.begin(), totalLabels.end(), normalisedLabel(label)) != totalLabels.end();
+  };
   std::vector<std::size_t> dataRows, dataCols;
   std::optional<std::size_t> totalRow, totalCol;
   for (std::size_t r = 1; r < rows.size(); ++r) {
-    if (isTotalLabel(rows[r][0])) {
-      totalRow = r;
-    } else {
+    if (!isTotal(rows[r][0])) {
       dataRows.push_back(r);
+    } else if (totalRow) {
+      return fail(options.input + " row " + std::to_string(r + 1) + " (" + rows[r][0] + ") is a second total row: row " +
+                  std::to_string(*totalRow + 1) + " (" + rows[*totalRow][0] + ") is already the total; keep one");
+    } else {
+      totalRow = r;
     }
   }
   for (std::size_t c = 1; c < width; ++c) {
-    if (isTotalLabel(rows[0][c])) {
-      totalCol = c;
-    } else {
+    if (!isTotal(rows[0][c])) {
       dataCols.push_back(c);
+    } else if (totalCol) {
+      return fail(options.input + " column " + std::to_string(c + 1) + " (" + rows[0][c] + ") is a second total column: column " +
+                  std::to_string(*totalCol + 1) + " (" + rows[0][*totalCol] + ") is already the total; keep one");
+    } else {
+      totalCol = c;
     }
   }
   if (dataRows.empty() || dataCols.empty()) return fail(options.input + " has totals but no categories to count");
@@ -201,22 +215,17 @@ int runSuppress(const SuppressOptions& options, std::ostream& err) {
   };
   auto figureAt = [&](std::size_t r, std::size_t c) { return released.figure(cellIndex(position(dataRows, r), position(dataCols, c))); };
 
-  std::size_t primary = 0, secondary = 0;
-  std::int64_t peopleHidden = 0;
-  for (const auto& cell : table.allPositions()) {
-    const CellStatus status = released.status(cell);
-    primary += status == CellStatus::Primary ? 1U : 0U;
-    secondary += status == CellStatus::Secondary ? 1U : 0U;
-    bool category = true;
-    for (std::size_t d = 0; d < cell.size(); ++d) category = category && table.positions(d)[cell[d]].kind == Position::Kind::Category;
-    if (category && !isReleased(status)) peopleHidden += table.count(cell);
+  // How many cells are hidden, and no more: not why (three "primary" cells in a column of 30 are
+  // 10 each) and not how many people they hold (a lone hidden cell would be that number).
+  std::size_t hidden = 0, shownCells = 0;
+  for (std::size_t r = 1; r < rows.size(); ++r) {
+    for (std::size_t c = 1; c < width; ++c, ++shownCells) hidden += figureAt(r, c).released() ? 0U : 1U;
   }
 
   std::ostringstream out;
   if (options.format == "json") {
-    nlohmann::json document{{"threshold", policy.threshold}, {"round", policy.roundTo}, {"columns", nlohmann::json::array()},
-                            {"rows", nlohmann::json::array()},
-                            {"summary", {{"primary", primary}, {"secondary", secondary}, {"people_hidden", peopleHidden}}}};
+    nlohmann::json document{{"threshold", policy.threshold}, {"round", policy.roundTo}, {"hidden", kHiddenExplanation},
+                            {"columns", nlohmann::json::array()}, {"rows", nlohmann::json::array()}};
     for (std::size_t c = 1; c < width; ++c) document["columns"].push_back(rows[0][c]);
     for (std::size_t r = 1; r < rows.size(); ++r) {
       nlohmann::json cells = nlohmann::json::array();
@@ -242,8 +251,7 @@ int runSuppress(const SuppressOptions& options, std::ostream& err) {
     }
   }
 
-  err << "cells hidden: " << primary + secondary << " (primary " << primary << ", secondary " << secondary
-      << "); people in hidden cells: " << peopleHidden << "; threshold " << options.threshold
+  err << "cells hidden: " << hidden << " of " << shownCells << " (* = " << kHiddenExplanation << "); threshold " << options.threshold
       << (options.round ? "; released counts rounded to the nearest " + std::to_string(options.round) : std::string())
       << "\n";
 

@@ -3,6 +3,7 @@
 
 #include <ostream>
 #include <string>
+#include <vector>
 
 namespace belonging {
 
@@ -14,12 +15,16 @@ struct SuppressOptions {
   bool hideZeros = false;    ///< Show counts of 0 as "*".
   std::string format = "csv"; ///< "csv" (hidden cells "*") or "json" (value null plus status).
   std::string totals = "auto"; ///< "auto": release the totals the input has; "none": release none.
+  /** Labels, besides "Total", "Grand Total" and "All", that mark a total row or column (any case). */
+  std::vector<std::string> totalLabels;
 };
 
 /**
- * Reads a CSV (first row column labels, first column row labels, optional Total row and
+ * Reads a CSV (first row column labels, first column row labels, optional total row and
  * column), suppresses it and writes the same table with hidden cells as "*". Returns the exit
- * status: 0, or 2 for bad input with a message naming the row and column on `err`.
+ * status: 0, or 2 for bad input (a second total row or column, a total that is not the sum of
+ * its parts) with a message naming the row and column on `err`. The summary goes to `err` too,
+ * and says how many cells are hidden, never why or how many people they hold.
  */
 int runSuppress(const SuppressOptions& options, std::ostream& err);
 

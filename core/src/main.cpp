@@ -278,14 +278,19 @@ int main(int argc, char** argv) {
   SuppressOptions suppressOptions;
   auto* suppressCommand = cli.add_subcommand(
       "suppress", "Hide small counts in a CSV table, and any cell that would reveal them by subtraction");
-  suppressCommand->add_option("INPUT", suppressOptions.input, "CSV: first row column labels, first column row labels, optional Total row and column")
+  suppressCommand->add_option("INPUT", suppressOptions.input,
+                               "CSV: first row column labels, first column row labels, optional total row and column "
+                               "(labelled Total, Grand Total or All, in any case, or as --total-label says)")
       ->required();
   suppressCommand->add_option("-o,--output", suppressOptions.output, "Write here instead of standard output");
   suppressCommand->add_option("--threshold", suppressOptions.threshold, "k: counts 1 to k-1 are hidden (at least 5)")
       ->capture_default_str();
   suppressCommand->add_option("--round", suppressOptions.round, "5 or 10: round released counts to the nearest 5 or 10");
   suppressCommand->add_flag("--hide-zeros", suppressOptions.hideZeros, "Show counts of 0 as * too");
-  suppressCommand->add_option("--format", suppressOptions.format, "csv (hidden cells as *) or json (value null plus a status)");
+  suppressCommand->add_option("--format", suppressOptions.format, "csv (hidden cells as *) or json (hidden cells as value null)");
+  suppressCommand->add_option("--total-label", suppressOptions.totalLabels,
+                              "Another label of a total row or column (any case); repeat for more")
+      ->allow_extra_args(false); // One label per --total-label, so the INPUT after it stays INPUT.
   suppressCommand->add_option("--totals", suppressOptions.totals, "auto: release the totals the input has; none: release none")
       ->capture_default_str();
 

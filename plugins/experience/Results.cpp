@@ -3,6 +3,7 @@
 #include <belonging/Csv.hpp>
 #include <belonging/Disclosure.hpp>
 
+#include <cctype>
 #include <cmath>
 #include <optional>
 #include <sstream>
@@ -87,6 +88,11 @@ std::optional<Placement> place(const Indicator& indicator, const Split& split, c
   return placement;
 }
 
+std::string lowerCase(std::string text) {
+  for (char& c : text) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return text;
+}
+
 } // namespace
 
 WaveResults buildResults(ExperienceService& service, const Wave& wave) {
@@ -132,6 +138,9 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
       }
     }
     const std::size_t groups = groupLabels.size();
+    // Percentages are released by the size of the group that answered (DESIGN §6); a mean's
+    // table has no answer dimension: its cells are the group sizes, counted as people.
+    const auto rule = indicator.engagement ? belonging::MeasureRule::PeopleCounts : belonging::MeasureRule::SurveyProportions;
 
     // Per breakdown: one table, and the released figures.
     struct Released {
@@ -157,7 +166,7 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
         sums[{groups, category}] += placement->score;
         sums[{groups, breakdown.labels.size()}] += placement->score;
       }
-      released[b].table = disclosure.release(table, {indicator.id + "." + breakdown.key, period, population});
+      released[b].table = disclosure.release(table, {indicator.id + "." + breakdown.key, period, population, rule});
     }
 
     // The headline, by group, is its own table. A breakdown table's by-group margins are the
@@ -173,7 +182,7 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
       if (!indicator.engagement) labels.push_back(placement->positive ? "Yes" : "No");
       headlineTable.addRecord(response.sequence, labels);
     }
-    const auto headline = disclosure.release(headlineTable, {indicator.id, period, population});
+    const auto headline = disclosure.release(headlineTable, {indicator.id, period, population, rule});
     auto answerPositions = [&]() -> std::vector<std::optional<std::size_t>> {
       if (indicator.engagement) return {std::nullopt};
       return {0, 1, 2};
@@ -208,9 +217,9 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
         const auto count = static_cast<double>(table.table().count(cellPosition));
         result.value = belonging::mean(count == 0 ? 0 : scoreSum / count, result.denominator);
         if (count == 0 && result.value.released()) {
-          result.value.status = belonging::CellStatus::RateSuppressed;
+          result.value.status = belonging::CellStatus::RateSuppressed; // A mean over no one has no value.
           result.value.value.reset();
-          result.value.reason = "no one in this group answered";
+          result.value.reason = belonging::kHiddenExplanation;
         }
       } else {
         result.numerator = at(0);
@@ -227,15 +236,6 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
       return shownFrom(headline, {group}, scoreSum(0, group, breakdowns[0].labels.size()));
     };
     auto shown = [&](std::size_t b, std::size_t group, std::size_t category) {
-      if (!consistent[b]) {
-        Shown withheld;
-        for (Figure* figure : {&withheld.value, &withheld.numerator, &withheld.denominator}) {
-          figure->status = belonging::CellStatus::Secondary;
-          figure->reason = "not published, because beside the figures by group it could reveal a small group";
-        }
-        withheld.value.kind = indicator.engagement ? Figure::Kind::Mean : Figure::Kind::Percentage;
-        return withheld;
-      }
       return shownFrom(*released[b].table, {group, category}, scoreSum(b, group, category));
     };
 
@@ -245,7 +245,11 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
           << csvField(indicator.title) << ',' << csvField(breakdown) << ',' << csvField(category) << ','
           << csvField(group) << ',' << (indicator.engagement ? "" : belonging::csvText(figure.numerator)) << ','
           << belonging::csvText(figure.denominator) << ',' << belonging::csvText(figure.value) << ','
-          << belonging::statusName(figure.value.status) << "\r\n";
+          << belonging::publicStatusName(figure.value.status) << "\r\n";
+    };
+    auto csvNote = [&](const std::string& breakdown, const std::string& note) {
+      csv << csvField(wave.name) << ',' << csvField(indicator.standard) << ',' << csvField(indicator.number) << ','
+          << csvField(indicator.title) << ',' << csvField(breakdown) << ",,,,,," << csvField(note) << "\r\n";
     };
     auto jsonOf = [&](const Shown& figure) {
       json entry{{"value", belonging::toJson(figure.value)}, {"respondents", belonging::toJson(figure.denominator)}};
@@ -258,7 +262,14 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
     std::vector<std::string> columnLabels = groupLabels;
     if (groups > 1) columnLabels.push_back("All respondents");
     const std::size_t columns = columnLabels.size();
-    for (std::size_t g = 0; g < columns; ++g) {
+    // Whether a figure shows someone: a released group that is not empty.
+    auto showsSomeone = [](const Shown& figure) { return figure.denominator.released() && figure.denominator.value > 0.0; };
+    // An indicator with no group to show (a wave with few answers) says so once, as below.
+    bool anyShown = false;
+    for (std::size_t g = 0; g < columns; ++g) anyShown = anyShown || showsSomeone(shownHeadline(g < groups ? g : groups));
+    const std::string tooFew = "Too few people answered this question to show the results.";
+    if (!anyShown) csvNote("All", tooFew);
+    for (std::size_t g = 0; g < columns && anyShown; ++g) {
       const std::size_t group = g < groups ? g : groups;
       const Shown figure = shownHeadline(group);
       const double scale = indicator.engagement ? 10.0 : 100.0;
@@ -280,8 +291,27 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
       headlineJson.push_back(entry);
     }
 
+    // A breakdown is offered only where it shows something (DESIGN §6, issue 14 item 6): one
+    // that would be all "*", or that would give away what the headline hides, is replaced by
+    // one sentence, in the page, the CSV and the JSON alike. Whether it is shown depends only on
+    // what is released, so saying so reveals nothing the stars would not.
     json breakdownPages = json::array(), breakdownJson = json::object();
-    for (std::size_t b = 0; b < breakdowns.size(); ++b) {
+    for (std::size_t b = 0; b < breakdowns.size() && anyShown; ++b) {
+      bool offered = consistent[b];
+      if (offered) {
+        offered = false;
+        for (std::size_t c = 0; c < breakdowns[b].labels.size() && !offered; ++c) {
+          for (std::size_t g = 0; g < columns && !offered; ++g) offered = showsSomeone(shown(b, g < groups ? g : groups, c));
+        }
+      }
+      if (!offered) {
+        const std::string note = "Too few people answered in each " + lowerCase(breakdowns[b].name) + " to show this by " +
+                                 lowerCase(breakdowns[b].name) + ".";
+        breakdownPages.push_back({{"name", breakdowns[b].name}, {"offered", false}, {"note", note}});
+        breakdownJson[breakdowns[b].key] = {{"shown", false}, {"note", note}};
+        csvNote(breakdowns[b].name, note);
+        continue;
+      }
       json header = json::array(), bodyRows = json::array(), entries = json::array();
       for (const auto& label : columnLabels) header.push_back({{"label", label}});
       for (std::size_t c = 0; c < breakdowns[b].labels.size(); ++c) {
@@ -297,8 +327,8 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
         }
         bodyRows.push_back({{"label", breakdowns[b].labels[c]}, {"cells", cells}});
       }
-      breakdownPages.push_back({{"name", breakdowns[b].name}, {"columns", header}, {"rows", bodyRows}});
-      breakdownJson[breakdowns[b].key] = entries;
+      breakdownPages.push_back({{"name", breakdowns[b].name}, {"offered", true}, {"columns", header}, {"rows", bodyRows}});
+      breakdownJson[breakdowns[b].key] = {{"shown", true}, {"cells", entries}};
     }
 
     indicatorsPage.push_back({{"id", indicator.id},
@@ -306,19 +336,24 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
                               {"number", indicator.number},
                               {"title", indicator.title},
                               {"engagement", indicator.engagement},
+                              {"shown", anyShown},
+                              {"note", anyShown ? std::string() : tooFew},
                               {"split", split.label},
                               {"rows", rows},
                               {"bars", bars},
                               {"chartHeight", 16 + 32 * columns},
                               {"breakdowns", breakdownPages}});
-    indicatorsJson.push_back({{"id", indicator.id},
-                              {"standard", indicator.standard},
-                              {"number", indicator.number},
-                              {"title", indicator.title},
-                              {"kind", indicator.engagement ? "mean" : "percentage"},
-                              {"split", split.label},
-                              {"groups", headlineJson},
-                              {"breakdowns", breakdownJson}});
+    json indicatorJson{{"id", indicator.id},
+                       {"standard", indicator.standard},
+                       {"number", indicator.number},
+                       {"title", indicator.title},
+                       {"kind", indicator.engagement ? "mean" : "percentage"},
+                       {"shown", anyShown},
+                       {"split", split.label},
+                       {"groups", headlineJson},
+                       {"breakdowns", breakdownJson}};
+    if (!anyShown) indicatorJson["note"] = tooFew;
+    indicatorsJson.push_back(std::move(indicatorJson));
   }
 
   auto sectionOf = [&](const std::string& standard) {
@@ -336,7 +371,7 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
   results.json = {{"wave", {{"id", wave.id}, {"name", wave.name}, {"opensOn", wave.opensOn}, {"closesOn", wave.closesOn},
                             {"questionnaireVersion", wave.questionnaireVersion}}},
                   {"respondents", belonging::toJson(respondentCount)},
-                  {"disclosure", {{"threshold", policy.threshold}, {"roundTo", policy.roundTo}}},
+                  {"disclosure", {{"threshold", policy.threshold}, {"roundTo", policy.roundTo}, {"hidden", belonging::kHiddenExplanation}}},
                   {"indicators", indicatorsJson}};
   results.csv = csv.str();
   return results;

@@ -1,9 +1,12 @@
 #pragma once
 // WRES indicators 5-8 and WDES metrics 4-9a for a closed wave, every figure released through
 // the disclosure engine: per indicator, a headline table (group x answer) and one table per
-// breakdown (group x directorate x answer, group x pay-band cluster x answer). A breakdown's
-// by-group margins repeat the headline's counts, so a breakdown is published only when it
-// hides exactly the same of them: otherwise one table would give away what the other hid.
+// breakdown (group x directorate x answer, group x pay-band cluster x answer), under the
+// survey-proportions rule: a group's figures are shown when at least k of it answered, and
+// every figure of a smaller group is hidden, zeros included. A breakdown's by-group margins
+// repeat the headline's counts, so a breakdown is published only when it hides exactly the
+// same of them (otherwise one table would give away what the other hid), and only when it
+// shows something: otherwise one sentence says that too few answered.
 
 #include "ExperienceService.hpp"
 

@@ -164,7 +164,6 @@ void registerAdminRoutes(NetworksContext& context) {
 
   addRoute(context, "GET", "/networks/report.csv", "networks.report", [&context](const Request& request, Response& response) {
     const auto figures = context.figures();
-    const auto threshold = std::to_string(context.host.disclosure().policy().threshold);
     std::string csv = belonging::csvRow({"Network", "Members", "Allies", "Total"});
     auto line = [&](const std::string& label) {
       std::string values[3];
@@ -177,8 +176,7 @@ void registerAdminRoutes(NetworksContext& context) {
     };
     for (const auto& network : context.store.networks(false)) line(network.name);
     line("All networks");
-    csv += "\r\n" + belonging::csvRow({belonging::csvField("* = not published: fewer than " + threshold +
-                                                       " people, or a figure that would reveal one. As published on " +
+    csv += "\r\n" + belonging::csvRow({belonging::csvField(std::string("* = ") + belonging::kHiddenExplanation + ". As published on " +
                                                        longDate(figures.publishedOn) +
                                                        "; each figure carries a small fixed noise, -3 to +3")});
     context.host.audit().record(request, "networks.report.export", "membership:" + figures.period);

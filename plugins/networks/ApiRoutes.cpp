@@ -40,8 +40,8 @@ nlohmann::json figuresNote(const MembershipFigures& figures, int threshold) {
   return {{"published_on", figures.publishedOn},
           {"threshold", threshold},
           {"note", "Counts of members and allies, each changed by a small, fixed amount of noise (-3 to +3); "
-                   "fewer than " + std::to_string(threshold) +
-                       " people are not shown, and figures are published again only once at least " +
+                   "only counts of at least " + std::to_string(threshold) +
+                       " people are shown (null: hidden to protect small groups), and figures are published again only once at least " +
                        std::to_string(threshold) + " people have joined or left"}};
 }
 

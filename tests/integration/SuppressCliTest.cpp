@@ -33,7 +33,71 @@ TEST_CASE("suppress hides small counts and what would reveal them", "[integratio
   const auto run = suppressCsv("Band,White,BME,Total\nBand 5,40,3,43\nBand 6,30,25,55\nBand 7,20,12,32\nTotal,90,40,130\n");
   REQUIRE(run.result.exitCode == 0);
   CHECK(run.output == "Band,White,BME,Total\nBand 5,*,*,43\nBand 6,30,25,55\nBand 7,*,*,32\nTotal,90,40,130\n");
-  CHECK(run.result.err.find("cells hidden: 4 (primary 1, secondary 3); people in hidden cells: 75") != std::string::npos);
+  CHECK(run.result.err.find("cells hidden: 4 of 12") != std::string::npos);
+}
+
+TEST_CASE("suppress prints its summary on stderr only, and never how many people are hidden or why",
+          "[integration][cli][disclosure]") {
+  // A lone hidden cell is the number of people hidden; "primary 1" says which cell is small.
+  TempDirectory directory;
+  const std::string in = (directory / "in.csv").string();
+  std::ofstream(in) << "Band,White,BME,Total\nBand 5,40,3,43\nBand 6,30,25,55\nBand 7,20,12,32\nTotal,90,40,130\n";
+  for (const std::string format : {"csv", "json"}) {
+    INFO(format);
+    const auto run = runBelonging({"suppress", in, "--format", format});
+    REQUIRE(run.exitCode == 0);
+    if (format == "csv") CHECK(run.out == "Band,White,BME,Total\nBand 5,*,*,43\nBand 6,30,25,55\nBand 7,*,*,32\nTotal,90,40,130\n");
+    if (format == "json") CHECK_NOTHROW(nlohmann::json::parse(run.out));
+    CHECK(run.out.find("cells hidden") == std::string::npos);
+    CHECK(run.err.find("cells hidden: 4 of 12") != std::string::npos);
+    for (const auto& output : {run.out, run.err}) {
+      for (const char* leak : {"75", "people", "primary", "secondary", "withheld", "ewer than"}) {
+        INFO(leak);
+        CHECK(output.find(leak) == std::string::npos);
+      }
+    }
+  }
+}
+
+TEST_CASE("suppress recognises Total, Grand Total, All and --total-label rows and columns", "[integration][cli][disclosure]") {
+  // "Grand Total" read as a category was published unprotected, with the cells it gives away.
+  const std::string expected = "Band,White,BME,{c}\nBand 5,*,*,43\nBand 6,30,25,55\nBand 7,*,*,32\n{r},90,40,130\n";
+  auto table = [](const std::string& column, const std::string& row) {
+    return "Band,White,BME," + column + "\nBand 5,40,3,43\nBand 6,30,25,55\nBand 7,20,12,32\n" + row + ",90,40,130\n";
+  };
+  for (const auto& [column, row] : std::vector<std::pair<std::string, std::string>>{
+           {"Grand Total", "Grand Total"}, {"GRAND TOTAL", " grand total "}, {"All", "all"}, {"Total", "Grand total"}}) {
+    INFO(column << " / " << row);
+    const auto run = suppressCsv(table(column, row));
+    REQUIRE(run.result.exitCode == 0);
+    std::string want = expected;
+    want.replace(want.find("{c}"), 3, column);
+    want.replace(want.find("{r}"), 3, row);
+    CHECK(run.output == want);
+  }
+  // A label of the user's own, in any case, as often as needed.
+  const auto own = suppressCsv(table("Sum", "Trust-wide"), {"--total-label", "sum", "--total-label", "TRUST-WIDE"});
+  REQUIRE(own.result.exitCode == 0);
+  CHECK(own.output == "Band,White,BME,Sum\nBand 5,*,*,43\nBand 6,30,25,55\nBand 7,*,*,32\nTrust-wide,90,40,130\n");
+}
+
+TEST_CASE("suppress refuses inconsistent totals with exit 2, naming the row or column", "[integration][cli][disclosure]") {
+  const std::vector<std::pair<std::string, std::string>> cases{
+      {"Band,White,BME,Total\nBand 5,40,3,43\nBand 6,30,25,55\nTotal,70,28,98\nTotal,71,28,99\n",
+       "row 5 (Total) is a second total row: row 4 (Total) is already the total"},
+      {"Band,White,BME\nBand 5,40,3\nBand 6,30,25\nGrand Total,70,28\nTotal,70,28\n",
+       "row 5 (Total) is a second total row: row 4 (Grand Total) is already the total"},
+      {"Band,White,Total,BME,All\nBand 5,40,43,3,43\n", "column 5 (All) is a second total column: column 3 (Total)"},
+      {"Band,White,BME\nBand 5,40,3\nBand 6,30,25\nGrand Total,70,29\n",
+       "row 4 (Grand Total), column 3 (BME): the total is 29 but the counts add up to 28"},
+      {"Band,White,BME,All\nBand 5,40,3,42\n", "row 2 (Band 5), column 4 (All): the total is 42 but the counts add up to 43"}};
+  for (const auto& [csv, message] : cases) {
+    INFO(csv);
+    const auto run = suppressCsv(csv);
+    CHECK(run.result.exitCode == 2);
+    CHECK(run.result.err.find(message) != std::string::npos);
+    CHECK_FALSE(run.wroteOutput);
+  }
 }
 
 TEST_CASE("suppress without totals hides only the small counts", "[integration][cli][disclosure]") {
@@ -84,7 +148,7 @@ TEST_CASE("suppress refuses bad input naming the row and column, writing nothing
   CHECK_FALSE(twice.wroteOutput);
 }
 
-TEST_CASE("suppress --format json gives null and a status for every hidden cell", "[integration][cli][disclosure]") {
+TEST_CASE("suppress --format json gives every hidden cell the same null, whatever hid it", "[integration][cli][disclosure]") {
   const auto run = suppressCsv("Band,White,BME,Total\nBand 5,40,3,43\nBand 6,30,25,55\nBand 7,20,12,32\nTotal,90,40,130\n",
                                {"--format", "json"});
   REQUIRE(run.result.exitCode == 0);
@@ -93,11 +157,12 @@ TEST_CASE("suppress --format json gives null and a status for every hidden cell"
   CHECK(document["columns"] == nlohmann::json({"White", "BME", "Total"}));
   const auto& band5 = document["rows"][0];
   CHECK(band5["label"] == "Band 5");
-  CHECK(band5["cells"][1] == nlohmann::json({{"value", nullptr}, {"status", "primary"}, {"reason", "fewer than 11 people"}}));
-  CHECK(band5["cells"][0]["value"].is_null());
-  CHECK(band5["cells"][0]["status"] == "secondary");
+  // The small cell (3) and the one hidden to protect it (40) cannot be told apart.
+  CHECK(band5["cells"][1] == nlohmann::json({{"value", nullptr}, {"status", "hidden"}}));
+  CHECK(band5["cells"][0] == band5["cells"][1]);
   CHECK(band5["cells"][2] == nlohmann::json({{"value", 43}, {"status", "released"}}));
-  CHECK(document["summary"]["people_hidden"] == 75);
+  CHECK(document["hidden"] == "hidden to protect small groups");
+  CHECK_FALSE(document.contains("summary")); // people_hidden gave away a lone hidden cell.
 }
 
 TEST_CASE("suppress rounds in the engine and can hide zeros", "[integration][cli][disclosure]") {
@@ -105,6 +170,7 @@ TEST_CASE("suppress rounds in the engine and can hide zeros", "[integration][cli
   REQUIRE(run.result.exitCode == 0);
   const auto document = nlohmann::json::parse(run.output);
   CHECK(document["rows"][0]["cells"][0] == nlohmann::json({{"value", 40}, {"status", "rounded"}}));
-  CHECK(document["rows"][1]["cells"][0]["status"] == "withheld");
+  // A hidden zero looks like every other hidden cell.
+  CHECK(document["rows"][1]["cells"][0] == nlohmann::json({{"value", nullptr}, {"status", "hidden"}}));
   CHECK(document["rows"][2]["cells"][0]["value"] == 35);
 }

@@ -10,6 +10,7 @@
 #include <catch2/catch.hpp>
 
 #include <random>
+#include <set>
 
 extern const belonging::EmbeddedFile belongingCoreTemplates[];
 
@@ -182,7 +183,7 @@ TEST_CASE("disclosure: a table held back by the ledger hides every cell alike", 
     CHECK(held.status(cell) == CellStatus::Differencing);
     CHECK_FALSE(held.value(cell));
   }
-  CHECK(held.figure({0, 0}).reason == "not updated yet: fewer than 11 people differ from the figures already published");
+  CHECK(held.figure({0, 0}).reason == kHiddenExplanation);
 }
 
 TEST_CASE("disclosure: the policy refuses a threshold below 5 and odd rounding", "[core][disclosure]") {
@@ -203,7 +204,7 @@ TEST_CASE("disclosure: a rate is released only when every count in it is", "[cor
   const Figure bme = percentage(released.figure(bmeYes), released.figure(bmeAll));
   CHECK(bme.status == CellStatus::RateSuppressed);
   CHECK_FALSE(bme.value);
-  CHECK(bme.reason == "a count it is based on is fewer than 11 people");
+  CHECK(bme.reason == kHiddenExplanation); // Not "fewer than 11": that would narrow it.
   const Figure likelihood = relativeLikelihood(released.figure(whiteYes), released.figure(whiteAll),
                                                released.figure(bmeYes), released.figure(bmeAll));
   CHECK(likelihood.status == CellStatus::RateSuppressed);
@@ -212,7 +213,7 @@ TEST_CASE("disclosure: a rate is released only when every count in it is", "[cor
     CHECK(white.value == Approx(25.0));
   } else {
     CHECK(white.status == CellStatus::RateSuppressed);
-    CHECK(white.reason == "a count it is based on is not published");
+    CHECK(white.reason == kHiddenExplanation);
   }
 
   const Figure forty{Figure::Kind::Count, CellStatus::Released, 40.0, {}};
@@ -222,29 +223,108 @@ TEST_CASE("disclosure: a rate is released only when every count in it is", "[cor
   CHECK(percentage(ten, forty).value == Approx(25.0));
   CHECK(relativeLikelihood(twenty, forty, ten, forty).value == Approx(2.0));
   CHECK(percentage(ten, none).status == CellStatus::RateSuppressed);
-  CHECK(percentage(ten, none).reason == "there is no one in the group");
+  CHECK(percentage(ten, none).reason == kHiddenExplanation);
   CHECK(mean(3.75, forty).value == Approx(3.75));
   CHECK(mean(3.75, released.figure(bmeYes)).status == CellStatus::RateSuppressed);
-  CHECK(displayText(percentage(ten, forty), {}).text == "25.0%");
+  CHECK(displayText(percentage(ten, forty), {}).text == "25%");
+  // Survey percentages are whole numbers everywhere: 1 of 3 is 33, 2 of 3 is 67.
+  const Figure one{Figure::Kind::Count, CellStatus::Released, 1.0, {}}, two{Figure::Kind::Count, CellStatus::Released, 2.0, {}},
+      three{Figure::Kind::Count, CellStatus::Released, 3.0, {}};
+  CHECK(percentage(one, three).value == 33.0);
+  CHECK(csvText(percentage(two, three)) == "67");
+  CHECK(toJson(percentage(two, three)) == nlohmann::json({{"value", 67}, {"status", "released"}}));
   CHECK(csvText(relativeLikelihood(twenty, forty, ten, forty)) == "2.00");
 }
 
-TEST_CASE("disclosure: figures show as text, CSV and JSON by status", "[core][disclosure]") {
+TEST_CASE("disclosure: every hidden figure shows the same, whatever hid it", "[core][disclosure]") {
+  // Issue 14, item 5: "fewer than 11" or "status": "primary" tells a reader a cell is 1..k-1,
+  // and three such cells in a column of 30 must each be 10; "withheld" beside hidden zeros
+  // says 0. Nothing that leaves the server may tell one hidden cell from another.
   const DisclosurePolicy policy;
   const Figure released{Figure::Kind::Count, CellStatus::Released, 1234.0, {}};
-  const Figure primary{Figure::Kind::Count, CellStatus::Primary, std::nullopt, "fewer than 11 people"};
-  const Figure secondary{Figure::Kind::Count, CellStatus::Secondary, std::nullopt, "hidden so that a smaller group cannot be worked out from the totals"};
   CHECK(displayText(released, policy).text == "1,234");
   CHECK(displayText(released, policy).hint.empty());
-  CHECK(displayText(primary, policy).text == "fewer than 11");
-  CHECK(displayText(secondary, policy).text == "*");
-  CHECK(displayText(secondary, policy).hint == secondary.reason);
   CHECK(csvText(released) == "1234");
-  CHECK(csvText(primary) == "*");
   CHECK(toJson(released) == nlohmann::json({{"value", 1234}, {"status", "released"}}));
-  CHECK(toJson(primary) ==
-        nlohmann::json({{"value", nullptr}, {"status", "primary"}, {"reason", "fewer than 11 people"}}));
+  for (const CellStatus status : {CellStatus::Primary, CellStatus::Secondary, CellStatus::Withheld, CellStatus::Differencing,
+                                  CellStatus::RateSuppressed}) {
+    INFO(statusName(status));
+    for (const Figure::Kind kind : {Figure::Kind::Count, Figure::Kind::Percentage, Figure::Kind::Mean}) {
+      const Figure hidden{kind, status, std::nullopt, "fewer than 11 people"};
+      CHECK(displayText(hidden, policy).text == "*");
+      CHECK(displayText(hidden, policy).hint == kHiddenExplanation);
+      CHECK(csvText(hidden) == "*");
+      CHECK(toJson(hidden) == nlohmann::json({{"value", nullptr}, {"status", "hidden"}}));
+      CHECK(templateData(hidden, policy) ==
+            nlohmann::json({{"text", "*"}, {"hint", kHiddenExplanation}, {"hidden", true}, {"status", "hidden"}}));
+    }
+  }
+  // The reason survives for the audit log only.
   CHECK(std::string(statusName(CellStatus::RateSuppressed)) == "rate-suppressed");
+  CHECK(std::string(publicStatusName(CellStatus::Primary)) == "hidden");
+  CHECK(std::string(publicStatusName(CellStatus::Rounded)) == "rounded");
+}
+
+TEST_CASE("disclosure: three hidden cells summing to 30 carry nothing that says they are each 10", "[core][disclosure]") {
+  // The label attack: a column of three small cells, 10 each, and a larger one, with the total
+  // released. Were the three marked "fewer than 11" (primary), the total minus the released
+  // cells, 30, split over three cells each at most 10, would pin every one of them.
+  Table table({{"Directorate", {"Estates", "Finance", "Digital", "Nursing"}, {}, "Total"}});
+  table.add({"Estates"}, 10);
+  table.add({"Finance"}, 10);
+  table.add({"Digital"}, 10);
+  table.add({"Nursing"}, 70);
+  const auto released = suppressAndAudit(table, {});
+  const DisclosurePolicy policy;
+  std::set<std::string> shownForHidden;
+  for (const auto& cell : table.allPositions()) {
+    const Figure figure = released.figure(cell);
+    if (figure.released()) continue;
+    shownForHidden.insert(toJson(figure).dump() + csvText(figure) + templateData(figure, policy).dump());
+  }
+  CHECK(shownForHidden.size() == 1); // Every hidden cell looks exactly alike.
+  CHECK(released.value({4}) == 100);
+}
+
+TEST_CASE("disclosure: survey proportions are released by the size of the group that answered", "[core][disclosure]") {
+  // Issue 14: 3 medical respondents were hidden while "said yes: 0" beside them was released,
+  // which told the reader how each of the three answered.
+  Table table({{"Staff group", {"Nursing", "Admin", "Medical", "Allied"}, {}, "All"}, {"Answer", {"Yes", "No"}, {}, "Answered"}});
+  table.add({"Nursing", "Yes"}, 2);
+  table.add({"Nursing", "No"}, 38);
+  table.add({"Admin", "Yes"}, 9);
+  table.add({"Admin", "No"}, 21);
+  table.add({"Medical", "No"}, 3); // said yes: 0
+  table.add({"Allied", "Yes"}, 6);
+  table.add({"Allied", "No"}, 8);
+  const auto released = suppress(table, {}, MeasureRule::SurveyProportions);
+  const std::size_t nursing = 0, admin = 1, medical = 2, allied = 3, all = 4, yes = 0, no = 1, answered = 2;
+  // A group of at least k shows every answer, however few gave it.
+  CHECK(released.value({nursing, yes}) == 2);
+  CHECK(released.value({nursing, answered}) == 40);
+  CHECK(percentage(released.figure({nursing, yes}), released.figure({nursing, answered})).value == 5.0);
+  // The small group: every cell hidden, the zero included.
+  for (const std::size_t answer : {yes, no, answered}) CHECK_FALSE(released.value({medical, answer}));
+  CHECK(released.status({medical, yes}) == CellStatus::Primary); // For the audit log.
+  // And its size cannot be worked out from the total minus the other groups: another group's
+  // size is hidden too (Allied, the smallest that covers it), with all its answers.
+  for (const std::size_t answer : {yes, no, answered}) CHECK_FALSE(released.value({allied, answer}));
+  CHECK(released.value({admin, answered}) == 30);
+  CHECK(released.value({all, answered}) == 87);
+  CHECK(released.value({all, yes}) == 17);
+  // The group sizes, as released, pass the independent auditor.
+  Table sizes({{"Staff group", {"Nursing", "Admin", "Medical", "Allied"}, {}, "All"}});
+  for (const auto& [group, people] : std::vector<std::pair<std::string, int>>{{"Nursing", 40}, {"Admin", 30}, {"Medical", 3}, {"Allied", 14}}) {
+    sizes.add({group}, people);
+  }
+  std::vector<CellStatus> status;
+  for (std::size_t g = 0; g <= all; ++g) status.push_back(released.status({g, answered}));
+  const auto audit = auditTable(SuppressedTable(sizes.flat(), status), {});
+  INFO(audit.describe());
+  CHECK(audit.passed());
+  // Zeros in a hidden group look like every other hidden figure.
+  CHECK(toJson(released.figure({medical, yes})) == toJson(released.figure({allied, answered})));
+  CHECK_THROWS_AS(suppress(Table({{"Answer", {"Yes", "No"}, {}, "Total"}}), {}, MeasureRule::SurveyProportions), DisclosureError);
 }
 
 TEST_CASE("disclosure: the core/figure template shows hidden figures with words for screen readers", "[core][disclosure]") {
@@ -255,11 +335,10 @@ TEST_CASE("disclosure: the core/figure template shows hidden figures with words 
   const Figure primary{Figure::Kind::Count, CellStatus::Primary, std::nullopt, "fewer than 11 people"};
   const Figure secondary{Figure::Kind::Count, CellStatus::Secondary, std::nullopt, "hidden so that a smaller group cannot be worked out from the totals"};
   const Figure released{Figure::Kind::Count, CellStatus::Released, 42.0, {}};
-  CHECK(renderer.render("core/figure", templateData(primary, policy)) ==
-        "fewer than 11<span class=\"nhsuk-u-visually-hidden\"> (people)</span>\n");
-  CHECK(renderer.render("core/figure", templateData(secondary, policy)) ==
-        "*<span class=\"nhsuk-u-visually-hidden\"> (hidden so that a smaller group cannot be worked out from the totals)</span>\n");
+  const std::string hidden = "*<span class=\"nhsuk-u-visually-hidden\"> (hidden to protect small groups)</span>\n";
+  CHECK(renderer.render("core/figure", templateData(primary, policy)) == hidden);
+  CHECK(renderer.render("core/figure", templateData(secondary, policy)) == hidden);
   CHECK(renderer.render("core/figure", templateData(released, policy)) == "42\n");
   CHECK(templateData(primary, policy)["hidden"] == true);
-  CHECK(templateData(primary, policy)["status"] == "primary");
+  CHECK(templateData(primary, policy)["status"] == "hidden");
 }

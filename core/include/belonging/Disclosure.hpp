@@ -50,6 +50,32 @@ enum class CellStatus {
 /** Whether a figure with this status is shown (Released or Rounded). */
 constexpr bool isReleased(CellStatus status) { return status == CellStatus::Released || status == CellStatus::Rounded; }
 
+/**
+ * The one explanation every hidden figure carries, in pages, CSV, JSON and the CLI alike
+ * (DESIGN §6, "hidden means hidden"). Why a cell is hidden (1..k-1 people, protecting another,
+ * a zero withheld) narrows what it can be: three hidden "fewer than 11" cells in a column that
+ * totals 30 must each be 10. The reason stays in the audit log (statusName), never in output.
+ */
+inline constexpr const char* kHiddenExplanation = "hidden to protect small groups";
+
+/**
+ * How a measure's figures are protected: the measure catalogue of DESIGN §6 and README.
+ */
+enum class MeasureRule {
+  /** Counts of people: a count of 1 to k-1 is hidden, with secondary suppression over the margins. */
+  PeopleCounts,
+  /**
+   * Survey proportions, as the NHS Staff Survey publishes them: the table's last dimension is
+   * the answer, and every other cell defines a group of respondents. A group's size (its total
+   * over the answers) is a count of people, protected as PeopleCounts are, secondary
+   * suppression included, so a small group's size cannot be worked out from the other groups.
+   * Each answer count is then released exactly when its group's size is, whatever it is (0 and
+   * 1..k-1 included): a group of at least k may say that 2 of its 40 answered yes, and every
+   * cell of a hidden group is hidden, zeros included, so nobody learns how a small group answered.
+   */
+  SurveyProportions,
+};
+
 /** A bad table or policy, in words that name what is wrong. */
 class DisclosureError : public std::invalid_argument {
 public:
@@ -313,7 +339,7 @@ struct Figure {
   Kind kind = Kind::Count;
   CellStatus status = CellStatus::Released;
   std::optional<double> value;
-  std::string reason; ///< Why it is hidden, in words for the reader; empty when released.
+  std::string reason; ///< kHiddenExplanation when hidden (the same for every hidden figure); empty when released.
   bool released() const { return isReleased(status); }
 };
 
@@ -353,8 +379,11 @@ private:
  */
 ReleasedTable perturb(ReleasedTable released, const PerturbationTable& perturbation = PerturbationTable::standard());
 
-/** Applies the policy to a Table (no ledger: DisclosureControl::release adds that). */
-ReleasedTable suppress(const Table& table, const DisclosurePolicy& policy);
+/**
+ * Applies the policy to a Table under the measure's rule (no ledger: DisclosureControl::release
+ * adds that). SurveyProportions needs at least two dimensions, the last (the answer) ungrouped.
+ */
+ReleasedTable suppress(const Table& table, const DisclosurePolicy& policy, MeasureRule rule = MeasureRule::PeopleCounts);
 
 /**
  * The whole table held back: every cell Differencing. What the ledger gives when any cell of
@@ -367,7 +396,8 @@ ReleasedTable holdBack(const Table& table, const DisclosurePolicy& policy);
 /**
  * Rates (DESIGN §6): a rate is released only when every count in it is released; it is
  * computed from the released counts (so from rounded ones when the policy rounds). Otherwise
- * it is RateSuppressed, with the reason. A rate over an empty group is RateSuppressed too.
+ * it is RateSuppressed. A rate over an empty group is RateSuppressed too. A percentage is
+ * rounded to a whole number, as survey results are published (DESIGN §6).
  */
 Figure percentage(const Figure& numerator, const Figure& denominator);
 /** WRES-style relative likelihood: (aEvents / aTotal) / (bEvents / bTotal). */
@@ -375,13 +405,18 @@ Figure relativeLikelihood(const Figure& aEvents, const Figure& aTotal, const Fig
 /** A mean (an engagement score) over `respondents` people: released when that count is. */
 Figure mean(double value, const Figure& respondents);
 
-/** "released", "rounded", "primary", "secondary", "differencing", "rate-suppressed", "withheld". */
+/**
+ * "released", "rounded", "primary", "secondary", "differencing", "rate-suppressed", "withheld":
+ * for the audit log and tests only. Never put it in a page, export or API (publicStatusName).
+ */
 const char* statusName(CellStatus status);
+/** What output may say of a figure: "released", "rounded" or "hidden", never why it is hidden. */
+const char* publicStatusName(CellStatus status);
 
 /**
- * How to show a figure. `text` is what is seen ("42", "40", "fewer than 11", "*", "12.5%");
- * `hint` is extra words for screen readers, shown visually hidden (nhsuk-u-visually-hidden),
- * empty when the text says it all.
+ * How to show a figure. `text` is what is seen ("42", "40", "*", "13%"); every hidden figure is
+ * "*" with kHiddenExplanation as its hint. `hint` is extra words for screen readers, shown
+ * visually hidden (nhsuk-u-visually-hidden), empty when the text says it all.
  */
 struct FigureText {
   std::string text;
@@ -389,14 +424,14 @@ struct FigureText {
 };
 FigureText displayText(const Figure& figure, const DisclosurePolicy& policy);
 /**
- * For templates: {"text", "hint", "hidden", "status"}. The core template "core/figure" renders
+ * For templates: {"text", "hint", "hidden", "status"} (status as publicStatusName). The core template "core/figure" renders
  * it with the hint visually hidden; put the result in a cell with {{{figure}}}:
  *   cell["figure"] = host.renderer().render("core/figure", belonging::templateData(figure, policy));
  */
 nlohmann::json templateData(const Figure& figure, const DisclosurePolicy& policy);
 /** For CSV: the value, or "*" when hidden. */
 std::string csvText(const Figure& figure);
-/** For JSON APIs: {"value": 42 | null, "status": "released" | ...}. */
+/** For JSON APIs: {"value": 42 | null, "status": "released" | "rounded" | "hidden"}. */
 nlohmann::json toJson(const Figure& figure);
 
 } // namespace belonging

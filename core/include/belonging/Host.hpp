@@ -88,6 +88,7 @@ struct ReleaseScope {
   std::string measure;    ///< "membership": stable, one per kind of figure (the plugin's name is prefixed).
   std::string period;     ///< "2026-11", "wave:3": labels the release; it is compared with every earlier period too.
   std::string population; ///< The filter in words ("network=lgbtq"), recorded with each release.
+  MeasureRule rule = MeasureRule::PeopleCounts; ///< How the measure is protected (SurveyProportions for survey results).
 };
 
 /**
