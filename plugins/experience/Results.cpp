@@ -95,11 +95,10 @@ std::string lowerCase(std::string text) {
 
 } // namespace
 
-WaveResults buildResults(ExperienceService& service, const Wave& wave) {
-  if (wave.status != WaveStatus::Closed) {
-    throw ExperienceError(409, "Results are shown only after the wave closes, so nothing is released while people are "
-                               "still answering.");
-  }
+namespace {
+
+/** Releases every figure of a closed wave; run once per wave, by buildResults's publication. */
+WaveResults computeResults(ExperienceService& service, const Wave& wave) {
   const Questionnaire& asked = service.questionnaire(wave.questionnaireVersion);
   const auto responses = service.anonymous.responses(wave.id);
   auto& disclosure = service.host.disclosure();
@@ -375,6 +374,23 @@ WaveResults buildResults(ExperienceService& service, const Wave& wave) {
                   {"indicators", indicatorsJson}};
   results.csv = csv.str();
   return results;
+}
+
+} // namespace
+
+WaveResults buildResults(ExperienceService& service, const Wave& wave) {
+  if (wave.status != WaveStatus::Closed) {
+    throw ExperienceError(409, "Results are shown only after the wave closes, so nothing is released while people are "
+                               "still answering.");
+  }
+  // A publication (DESIGN §6): computed and protected once, at the first request after the
+  // close, then every page, CSV and JSON is served from the stored figures. Re-running the
+  // release on each view is what made later views differ from the first.
+  const auto published = service.host.disclosure().publish("results.wave:" + std::to_string(wave.id), [&] {
+    WaveResults computed = computeResults(service, wave);
+    return nlohmann::json{{"page", std::move(computed.page)}, {"json", std::move(computed.json)}, {"csv", std::move(computed.csv)}};
+  });
+  return {published.content.at("page"), published.content.at("json"), published.content.at("csv").get<std::string>()};
 }
 
 } // namespace experience

@@ -284,6 +284,40 @@ TEST_CASE("results exist only after close", "[integration][experience]") {
   CHECK(other.obtainToken(waveId) == 410);
 }
 
+TEST_CASE("a closed wave's results are published once: every view and export shows the same figures",
+          "[integration][experience][disclosure]") {
+  // Issue 14: the results showed WRES 5 on the first view and "*" for 63-74 figures on every
+  // later view, because each view released the tables again and the ledger compared them with
+  // the first. Now the first view publishes, and every page, CSV and JSON reads the publication.
+  TestServer server(experienceOptions());
+  const auto waveId = openWave(server, "Published wave");
+  for (int i = 0; i < 30; ++i) {
+    Participant participant(server.port(), "published" + std::to_string(i));
+    REQUIRE(participant.obtainToken(waveId) == 200);
+    const json answers{{"public_harassment", i % 3 == 0 ? "1-2" : "never"},
+                       {"ethnicity", i < 20 ? "white" : i < 27 ? "bme" : "prefer-not"}, {"directorate", "operations"}};
+    REQUIRE(submitAnonymously(server.port(), submission(waveId, participant, answers))->status == 202);
+  }
+  closeWave(server, waveId);
+  Browser analyst(server.port());
+  REQUIRE(analyst.signIn("analyst") == 303);
+  const std::string base = "/experience/waves/" + std::to_string(waveId) + "/results";
+  const auto firstJson = analyst.get(base + ".json");
+  const auto firstCsv = analyst.get(base + ".csv");
+  REQUIRE(firstJson->status == 200);
+  REQUIRE(firstCsv->status == 200);
+  const json first = json::parse(firstJson->body);
+  const json* wres5 = indicator(first, "wres5");
+  REQUIRE(wres5);
+  CHECK((*wres5)["shown"] == true);
+  for (int view = 0; view < 10; ++view) {
+    CHECK(analyst.get(base + ".json")->body == firstJson->body);
+    CHECK(analyst.get(base + ".csv")->body == firstCsv->body);
+    CHECK(analyst.get(base)->status == 200);
+    CHECK(results(server, waveId).dump() == first.dump());
+  }
+}
+
 TEST_CASE("every experience route for every role", "[integration][experience]") {
   TestServer server(experienceOptions());
   const auto waveId = openWave(server, "Roles wave");
