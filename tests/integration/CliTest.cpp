@@ -53,7 +53,7 @@ TEST_CASE("plugins lists each plugin with version, ABI and status", "[integratio
   const auto result = server.cli({"plugins"});
   CHECK(result.exitCode == 0);
   CHECK(result.out.find("admin") != std::string::npos);
-  CHECK(result.out.find("fixture_good         1.2.3      1.2   loaded") != std::string::npos);
+  CHECK(result.out.find("fixture_good         1.2.3      1.3   loaded") != std::string::npos);
   CHECK(result.out.find("fixture_wrong_abi    9.9.9      99.0  failed: plugin \"fixture_wrong_abi\" 9.9.9 was built for plugin ABI 99.0") !=
         std::string::npos);
 }
